@@ -1,0 +1,66 @@
+"""Developer tasks: `python3 -m nox -l` lists them.
+
+The test matrix lives in tox.ini (CI runs it); these sessions are the
+day-to-day shortcuts around it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+PACKAGES = sorted(str(p.parent) for p in (ROOT / "packages").glob("*/pyproject.toml"))
+CORE = str(ROOT / "packages" / "memwatch")
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session(python=["3.10", "3.11", "3.12", "3.13"])
+def tests(session: nox.Session) -> None:
+    """Run the core's tests against an installed (non-editable) core."""
+    session.install(*_group("tests"))
+    session.install(CORE)
+    session.run("pytest", "packages/memwatch/tests", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff: lint and format check."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the core and its tests."""
+    session.install(*_group("typecheck"))
+    session.install(CORE)
+    session.run("mypy", "--strict", "packages/memwatch/src", "packages/memwatch/tests")
+
+
+@nox.session
+def dev(session: nox.Session) -> None:
+    """Install every package editable, with all test tools, into .venv (one command)."""
+    session.run("python", "-m", "venv", str(ROOT / ".venv"), external=True)
+    python = str(ROOT / ".venv" / "bin" / "python")
+    session.run(python, "-m", "pip", "install", "--upgrade", "pip", external=True)
+    editable = [arg for pkg in PACKAGES for arg in ("-e", pkg)]
+    groups = [*_group("tests"), *_group("lint"), *_group("typecheck")]
+    session.run(python, "-m", "pip", "install", *editable, *groups, external=True)
+    session.log("activate with: source .venv/bin/activate")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """A leaking service, found and explained by memwatch."""
+    session.install(*PACKAGES)
+    session.run("python", "examples/demo.py", *session.posargs)

@@ -1,0 +1,318 @@
+"""Value objects for every body of memwatch's HTTP contract.
+
+Python attribute names are snake_case; where the JSON key differs (the seed's
+``lastEvent``, the ``"+"``/``"-"`` of a diff detail) the field carries its
+JSON name in ``metadata["json"]`` and :mod:`memwatch.converter` applies it.
+Every class with a ``size_bytes`` field also gets a derived ``size`` string in
+JSON (``"1.78 mb"``); it is never stored.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Literal
+
+import attrs
+
+__all__ = [
+    "AllocationSite",
+    "DiffDetail",
+    "EventKind",
+    "GCResult",
+    "GCStats",
+    "HeapChange",
+    "HeapDiffReport",
+    "HeapSummary",
+    "LeakReport",
+    "Message",
+    "ProcessInfo",
+    "Problem",
+    "Profile",
+    "ProfileIdList",
+    "ProfileList",
+    "ProfileState",
+    "ProfileTrigger",
+    "Status",
+    "WatcherInfo",
+]
+
+EventKind = Literal["", "stats", "leak", "diff"]
+ProfileState = Literal["running", "complete", "failed"]
+ProfileTrigger = Literal["manual", "leak"]
+
+
+def _json(name: str, **kwargs: Any) -> Any:
+    """An attrs field whose JSON key is ``name``."""
+    return attrs.field(metadata={"json": name}, **kwargs)
+
+
+@attrs.frozen
+class GCStats:
+    """The ``stats`` event: collection counts and the heap's baseline (memwatch's ``lastGC``).
+
+    Attributes:
+        timestamp: When the sample behind these figures was taken (``None``: never).
+        num_full_gc: Full (oldest generation) collections since the watcher started.
+        num_inc_gc: Younger-generation collections since the watcher started.
+        heap_compactions: Collections that reclaimed unreachable objects. CPython never
+            moves objects; this is the closest analogue of V8's compacting collections.
+        estimated_base: The detector's smoothed estimate of the heap baseline, in bytes.
+        current_base: The heap measured at the latest sample, in bytes.
+        min: The lowest baseline seen after warm-up, in bytes.
+        max: The highest baseline seen after warm-up, in bytes.
+        usage_trend: How far the recent baseline sits above the long-run one, in percent.
+    """
+
+    timestamp: _dt.datetime | None = None
+    num_full_gc: int = 0
+    num_inc_gc: int = 0
+    heap_compactions: int = 0
+    estimated_base: int = 0
+    current_base: int = 0
+    min: int = 0
+    max: int = 0
+    usage_trend: float = 0.0
+
+
+@attrs.frozen
+class LeakReport:
+    """The ``leak`` event: the heap's baseline grew between ``start`` and ``end``.
+
+    Attributes:
+        timestamp: When the leak was reported (``None``: never).
+        start: Where the growth began.
+        end: The sample that confirmed it.
+        growth: Baseline bytes gained between ``start`` and ``end``.
+        reason: memwatch-style explanation, e.g.
+            ``"heap growth over 5 consecutive GCs (20s) - 11.67 mb/hr"``.
+    """
+
+    timestamp: _dt.datetime | None = None
+    start: _dt.datetime | None = None
+    end: _dt.datetime | None = None
+    growth: int = 0
+    reason: str = ""
+
+
+@attrs.frozen
+class HeapSummary:
+    """Totals of one heap census: object count and their shallow size."""
+
+    nodes: int = 0
+    size_bytes: int = 0
+
+
+@attrs.frozen
+class DiffDetail:
+    """One type's line in a heap diff.
+
+    Attributes:
+        what: The type's name, ``module.QualName`` outside builtins.
+        size_bytes: Net change of that type's shallow bytes.
+        allocated: Objects of that type present after but not before (JSON ``"+"``).
+        freed: Objects of that type present before but not after (JSON ``"-"``).
+    """
+
+    what: str
+    size_bytes: int
+    allocated: int = _json("+")
+    freed: int = _json("-")
+
+
+@attrs.frozen
+class AllocationSite:
+    """A source line whose tracemalloc-traced memory changed between two censuses.
+
+    Attributes:
+        file: The source file.
+        line: The line number in ``file``.
+        size_bytes: Net change of the bytes allocated there and still alive.
+        count: Net change of the number of live blocks allocated there.
+    """
+
+    file: str
+    line: int
+    size_bytes: int
+    count: int
+
+
+@attrs.frozen
+class HeapChange:
+    """What changed between two censuses (the ``change`` of memwatch's HeapDiff).
+
+    Attributes:
+        size_bytes: Net change of the heap's shallow size.
+        freed_nodes: Objects present before but not after.
+        allocated_nodes: Objects present after but not before.
+        details: Per-type changes, largest absolute byte change first.
+        details_capped: True when ``details`` was cut to the configured number of types.
+        allocation_sites: When tracemalloc was tracing, the lines whose live memory
+            changed most, largest first; empty otherwise.
+    """
+
+    size_bytes: int = 0
+    freed_nodes: int = 0
+    allocated_nodes: int = 0
+    details: tuple[DiffDetail, ...] = ()
+    details_capped: bool = False
+    allocation_sites: tuple[AllocationSite, ...] = ()
+
+
+@attrs.frozen
+class HeapDiffReport:
+    """memwatch's HeapDiff body: two censuses and what changed between them.
+
+    Attributes:
+        timestamp: When the second census was taken (``None``: no diff yet).
+        before: Totals of the first census.
+        after: Totals of the second census.
+        change: The per-type changes.
+        partial: True when a census ran out of its time budget and saw only part of the heap.
+        frozen_objects: Objects hidden from the census by ``gc.freeze()``.
+        elapsed_seconds: Time spent taking the second census and diffing.
+    """
+
+    timestamp: _dt.datetime | None = None
+    before: HeapSummary = attrs.Factory(HeapSummary)
+    after: HeapSummary = attrs.Factory(HeapSummary)
+    change: HeapChange = attrs.Factory(HeapChange)
+    partial: bool = False
+    frozen_objects: int = 0
+    elapsed_seconds: float = 0.0
+
+
+@attrs.frozen
+class ProcessInfo:
+    """The process that answered: behind workers, each has its own heap.
+
+    Attributes:
+        pid: The process id.
+        python_version: ``platform.python_version()``.
+        implementation: ``sys.implementation.name``.
+        free_threaded: True on a free-threaded (no-GIL) build.
+        gc_enabled: ``gc.isenabled()``.
+        gc_thresholds: ``gc.get_threshold()``.
+        gc_freeze_count: ``gc.get_freeze_count()``; frozen objects are invisible to a census.
+        tracemalloc_tracing: True when tracemalloc traces allocations (diffs then name lines).
+    """
+
+    pid: int
+    python_version: str
+    implementation: str
+    free_threaded: bool
+    gc_enabled: bool
+    gc_thresholds: tuple[int, ...]
+    gc_freeze_count: int
+    tracemalloc_tracing: bool
+
+
+@attrs.frozen
+class WatcherInfo:
+    """How the watcher itself is doing.
+
+    Attributes:
+        running: True while the gc callback is installed.
+        mode: The leak detector's mode (``"trend"`` or ``"memwatch"``).
+        probe: The name of the heap probe in use.
+        sample_interval: Seconds between heap samples outside full collections.
+        collections: Collections seen since the watcher started.
+        samples: Heap samples taken since the watcher started.
+        heap_bytes: The latest probe reading, in bytes.
+        allocated_blocks: ``sys.getallocatedblocks()`` at the latest sample.
+        errors: Errors caught inside the watcher (never raised into the service).
+        last_error: The latest such error, as ``"Type: message"``; ``""`` if none.
+    """
+
+    running: bool = False
+    mode: str = ""
+    probe: str = ""
+    sample_interval: float = 0.0
+    collections: int = 0
+    samples: int = 0
+    heap_bytes: int = 0
+    allocated_blocks: int = 0
+    errors: int = 0
+    last_error: str = ""
+
+
+@attrs.frozen
+class Status:
+    """``GET /ah/memoryProfile/status``: the seed's four keys plus who answered."""
+
+    last_event: EventKind = _json("lastEvent", default="")
+    last_gc: GCStats = _json("lastGC", factory=GCStats)
+    last_leak: LeakReport = _json("lastLeak", factory=LeakReport)
+    last_diff: HeapDiffReport = _json("lastDiff", factory=HeapDiffReport)
+    process: ProcessInfo | None = None
+    watcher: WatcherInfo = attrs.Factory(WatcherInfo)
+
+
+@attrs.frozen
+class Profile:
+    """One captured diff with the status as it stood when the profile ended.
+
+    Attributes:
+        id: Short, URL-safe, unique; never ``"status"``.
+        state: ``running``, ``complete`` or ``failed``.
+        trigger: ``manual`` (started over HTTP or in code) or ``leak`` (auto-captured).
+        started: When the baseline census was taken.
+        ended: When the second census was taken (``None`` while running).
+        pid: The process whose heap this profile describes.
+        error: Why the profile failed; ``""`` otherwise.
+    """
+
+    id: str
+    state: ProfileState
+    trigger: ProfileTrigger
+    started: _dt.datetime | None
+    ended: _dt.datetime | None = None
+    last_event: EventKind = _json("lastEvent", default="")
+    last_gc: GCStats = _json("lastGC", factory=GCStats)
+    last_leak: LeakReport = _json("lastLeak", factory=LeakReport)
+    last_diff: HeapDiffReport = _json("lastDiff", factory=HeapDiffReport)
+    pid: int = 0
+    error: str = ""
+
+
+@attrs.frozen
+class ProfileIdList:
+    """``GET /ah/memory``: the ids of the stored profiles, oldest first."""
+
+    memory_profiles: tuple[str, ...] = _json("memoryProfiles", default=())
+
+
+@attrs.frozen
+class ProfileList:
+    """``GET /ah/memory?details=true``: the stored profiles in full, oldest first."""
+
+    memory_profiles: tuple[Profile, ...] = _json("memoryProfiles", default=())
+
+
+@attrs.frozen
+class Message:
+    """A short confirmation, e.g. ``{"message": "Deleted profile 3fa9c2"}``."""
+
+    message: str
+
+
+@attrs.frozen
+class GCResult:
+    """``POST /ah/memory/gc``: the stats after a forced full collection.
+
+    Attributes:
+        last_gc: The stats sample taken right after the collection.
+        collected: Unreachable objects the forced collection found.
+    """
+
+    last_gc: GCStats = _json("lastGC")
+    collected: int = 0
+
+
+@attrs.frozen
+class Problem:
+    """An RFC 9457 problem detail (``application/problem+json``)."""
+
+    title: str
+    status: int
+    detail: str
+    type: str = "about:blank"
