@@ -1,0 +1,321 @@
+"""Heap probes: one cheap reading of "how many bytes does the heap hold now".
+
+The collector reads a probe inside the gc callback, so a probe must be cheap,
+must not grow with the heap, and must never block. Three ship here:
+
+- :class:`TracemallocProbe`: the bytes tracemalloc traces. Exact for Python
+  allocations of every size, but only while ``tracemalloc`` is tracing (which
+  slows allocation down several times, so services rarely run with it).
+- :class:`RssProbe`: the process's anonymous resident memory from
+  ``/proc/self/statm``. It sees pymalloc's arenas (where almost every Python
+  object lives) as well as malloc's heap, costs a ``pread`` at any heap size,
+  and ignores file-backed pages (code, shared libraries) that grow when a
+  module is imported. It lags a release when malloc cannot give memory back.
+- :class:`Mallinfo2Probe`: glibc's in-use bytes. Exact for malloc, but blind to
+  pymalloc's arenas, which CPython maps directly: a leak of small objects
+  (under 512 bytes: instances, small dicts, tuples, short strings) shows as
+  a few percent of its size. Exact when pymalloc is off (``PYTHONMALLOC=malloc``).
+
+:func:`make_probe` picks one; ``"auto"`` prefers them in that order (see its
+docstring and benchmarks/bench_probes.py for the measurements behind it).
+Any object with a ``name`` and a ``read()`` works as a probe.
+"""
+
+from __future__ import annotations
+
+import os
+import tracemalloc
+import weakref
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from memwatch.errors import MemwatchError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "PROBE_NAMES",
+    "Mallinfo2Probe",
+    "Probe",
+    "ProbeUnavailableError",
+    "RssProbe",
+    "TracemallocProbe",
+    "make_probe",
+]
+
+#: The names :func:`make_probe` accepts.
+PROBE_NAMES = ("auto", "tracemalloc", "rss", "mallinfo2")
+
+_STATM_PATH = "/proc/self/statm"
+
+
+class ProbeUnavailableError(MemwatchError):
+    """The probe cannot measure in this process (platform, libc, or tracemalloc not tracing)."""
+
+
+@runtime_checkable
+class Probe(Protocol):
+    """Anything that reports the heap's size in bytes.
+
+    Attributes:
+        name: A short name shown in status (``"rss"``, ``"mallinfo2"``, ...).
+    """
+
+    name: str
+
+    def read(self) -> int:
+        """Return the heap's size now, in bytes.
+
+        It runs inside gc callbacks: it must be cheap and never block. It may
+        raise; the collector counts the error and goes on.
+        """
+        ...
+
+
+class TracemallocProbe:
+    """The bytes tracemalloc traces now (``tracemalloc.get_traced_memory()[0]``).
+
+    Available only while tracemalloc is tracing: construction raises
+    :class:`ProbeUnavailableError` otherwise, and so does :meth:`read` if tracing
+    stopped since (a reading of 0 would look like the heap emptied).
+    """
+
+    name = "tracemalloc"
+
+    def __init__(self) -> None:
+        """Check that tracemalloc is tracing.
+
+        Raises:
+            ProbeUnavailableError: tracemalloc is not tracing.
+        """
+        if not tracemalloc.is_tracing():
+            raise ProbeUnavailableError(
+                "tracemalloc is not tracing; start it first (tracemalloc.start() "
+                "or PYTHONTRACEMALLOC=1)"
+            )
+
+    def read(self) -> int:
+        """Return the traced bytes.
+
+        Raises:
+            ProbeUnavailableError: tracemalloc stopped tracing.
+        """
+        if not tracemalloc.is_tracing():
+            raise ProbeUnavailableError("tracemalloc stopped tracing")
+        return tracemalloc.get_traced_memory()[0]
+
+
+class _StatmHandle:
+    """A descriptor on one process's statm, and the pid it belongs to.
+
+    Kept apart from :class:`RssProbe` so that a finalizer can close the current
+    descriptor without holding the probe alive.
+    """
+
+    __slots__ = ("fd", "pid")
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self.pid = os.getpid()
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+class RssProbe:
+    """Resident memory from ``/proc/self/statm``, read through a descriptor kept open.
+
+    By default it reports *anonymous* resident bytes (statm's ``resident`` minus
+    ``shared``, that is the kernel's RssAnon): the malloc heap, pymalloc's arenas,
+    thread stacks. File-backed pages (the interpreter's code, shared libraries,
+    memory-mapped files) are left out, since they grow when a module is imported
+    and shrink under memory pressure without any leak. ``total=True`` reports the
+    whole resident set, as ``ps`` shows it.
+
+    ``/proc/self`` resolves when the file is opened, so a descriptor inherited
+    by a forked child still reads the parent's statm. The probe remembers the
+    pid it opened the file in and reopens it on the first read in another
+    process, whichever way the fork happened. (If two threads of a child race on
+    that first read, one extra descriptor may be left open; the reading is right.)
+
+    Where ``/proc`` is missing (macOS, Windows, some containers) construction
+    raises :class:`ProbeUnavailableError`: ``resource.getrusage``'s maxrss is a
+    peak, never going down, and would hide every release.
+    """
+
+    name = "rss"
+
+    def __init__(self, *, total: bool = False, path: str = _STATM_PATH) -> None:
+        """Open the statm file once.
+
+        Args:
+            total: Report the whole resident set instead of its anonymous part.
+            path: The statm file; tests point it elsewhere.
+
+        Raises:
+            ProbeUnavailableError: the file cannot be opened or read.
+        """
+        self.total = total
+        self._path = path
+        try:
+            self._page_size = os.sysconf("SC_PAGE_SIZE")
+            self._handle = _StatmHandle(path)
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ProbeUnavailableError(f"cannot read {path}: {exc}") from exc
+        self._finalizer = weakref.finalize(self, self._handle.close)
+        try:
+            self.read()
+        except (OSError, ValueError, IndexError) as exc:
+            self.close()
+            raise ProbeUnavailableError(f"cannot read {path}: {exc}") from exc
+
+    def read(self) -> int:
+        """Return this process's resident bytes (anonymous unless ``total``)."""
+        handle = self._handle
+        if handle.pid != os.getpid():
+            handle = self._reopen()
+        fields = os.pread(handle.fd, 128, 0).split()
+        pages = int(fields[1]) if self.total else int(fields[1]) - int(fields[2])
+        return pages * self._page_size
+
+    def _reopen(self) -> _StatmHandle:
+        old = self._handle
+        new = _StatmHandle(self._path)
+        self._handle = new
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, new.close)
+        old.close()
+        return new
+
+    def close(self) -> None:
+        """Close the descriptor; later reads raise :class:`OSError`."""
+        self._finalizer()
+
+
+def _libc_mallinfo2() -> Callable[[], Any]:
+    """Return glibc's ``mallinfo2`` as a ctypes function, or raise ProbeUnavailableError."""
+    try:
+        import ctypes  # noqa: PLC0415 - only this probe needs ctypes, and it may be missing
+    except ImportError as exc:  # pragma: no cover - CPython builds without ctypes are rare
+        raise ProbeUnavailableError("ctypes is not available") from exc
+
+    class _Mallinfo2(ctypes.Structure):
+        # struct mallinfo2 from glibc's <malloc.h>: ten size_t fields, in this order.
+        _fields_ = [
+            (field, ctypes.c_size_t)
+            for field in (
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            )
+        ]
+
+    try:
+        libc = ctypes.CDLL(None)
+        function = libc.mallinfo2
+    except (OSError, AttributeError, TypeError) as exc:
+        raise ProbeUnavailableError(
+            "glibc mallinfo2() is not available (it needs Linux with glibc 2.33 or later)"
+        ) from exc
+    function.restype = _Mallinfo2
+    function.argtypes = []
+    return function
+
+
+class Mallinfo2Probe:
+    """glibc's in-use heap bytes: ``mallinfo2()``'s ``uordblks + hblkhd``.
+
+    ``uordblks`` is what malloc's arenas hand out, ``hblkhd`` what it serves by
+    ``mmap`` (large blocks). It is exact for malloc, but CPython's pymalloc maps
+    its own arenas for every allocation of 512 bytes or less, and those are not
+    counted: a leak of small objects shows as a few percent of its size. Use it
+    when pymalloc is off (``PYTHONMALLOC=malloc``) or the leaks are big buffers.
+    ``mallinfo2`` walks each arena's free lists under the arena's lock, so its
+    cost grows with the heap's fragmentation.
+    """
+
+    name = "mallinfo2"
+
+    def __init__(self) -> None:
+        """Find ``mallinfo2`` in the C library.
+
+        Raises:
+            ProbeUnavailableError: not glibc, or glibc older than 2.33.
+        """
+        self._mallinfo2 = _libc_mallinfo2()
+
+    def read(self) -> int:
+        """Return the bytes malloc has handed out and not freed."""
+        info = self._mallinfo2()
+        return int(info.uordblks + info.hblkhd)
+
+
+def _pymalloc_disabled() -> bool:
+    """Tell whether PYTHONMALLOC routes every allocation through malloc."""
+    return os.environ.get("PYTHONMALLOC", "") in {"malloc", "malloc_debug"}
+
+
+def _try_probe(probe_type: type[RssProbe | Mallinfo2Probe], reasons: list[str]) -> Probe | None:
+    """Build one probe, or note why it is unavailable and return None."""
+    try:
+        return probe_type()
+    except ProbeUnavailableError as exc:
+        reasons.append(f"{probe_type.name}: {exc}")
+        return None
+
+
+def make_probe(name: str = "auto") -> Probe:
+    """Build a probe by name.
+
+    ``"auto"`` picks, in order: ``tracemalloc`` if it is tracing (exact for
+    every Python allocation); ``mallinfo2`` if pymalloc is off
+    (``PYTHONMALLOC=malloc``, so malloc sees everything); ``rss`` where
+    ``/proc`` exists (it sees pymalloc's arenas, which ``mallinfo2`` cannot);
+    ``mallinfo2`` where only it works. The measurements behind this order are
+    in benchmarks/bench_probes.py.
+
+    Args:
+        name: One of ``"auto"``, ``"tracemalloc"``, ``"rss"``, ``"mallinfo2"``.
+
+    Returns:
+        A ready probe.
+
+    Raises:
+        ValueError: ``name`` is not one of the choices.
+        ProbeUnavailableError: the probe named (or, for ``"auto"``, every probe)
+            cannot measure in this process.
+    """
+    if name == "tracemalloc":
+        return TracemallocProbe()
+    if name == "rss":
+        return RssProbe()
+    if name == "mallinfo2":
+        return Mallinfo2Probe()
+    if name != "auto":
+        raise ValueError(
+            f"unknown probe {name!r}; choose one of {', '.join(map(repr, PROBE_NAMES))}"
+        )
+    if tracemalloc.is_tracing():
+        return TracemallocProbe()
+    order: list[type[RssProbe | Mallinfo2Probe]] = [RssProbe, Mallinfo2Probe]
+    if _pymalloc_disabled():
+        order.reverse()
+    reasons: list[str] = []
+    for probe_type in order:
+        probe = _try_probe(probe_type, reasons)
+        if probe is not None:
+            return probe
+    raise ProbeUnavailableError(
+        "no heap probe works here ("
+        + "; ".join(reasons)
+        + "); start tracemalloc or pass your own probe (an object with name and read())"
+    )
