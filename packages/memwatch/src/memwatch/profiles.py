@@ -1,0 +1,216 @@
+"""Captured profiles: a baseline census when one starts, a second census and a diff when it ends.
+
+Censuses are single-flight per :class:`Profiler`: a second census while one
+runs raises :class:`~memwatch.errors.CensusBusyError` at once instead of
+doubling the pause. Baselines of running profiles are kept here, never in the
+store: they are large and internal.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+import time
+from typing import TYPE_CHECKING, Callable
+
+import attrs
+
+from memwatch.census import Census, take_census
+from memwatch.diff import diff_censuses
+from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
+from memwatch.models import GCStats, HeapDiffReport, LeakReport, Profile, ProfileTrigger
+from memwatch.store import new_profile_id
+
+if TYPE_CHECKING:
+    from memwatch.models import EventKind
+    from memwatch.store import ProfileStore
+
+__all__ = ["Profiler", "StateSnapshot"]
+
+
+@attrs.frozen
+class StateSnapshot:
+    """The watcher's state a profile records when it ends."""
+
+    last_event: EventKind
+    last_gc: GCStats
+    last_leak: LeakReport
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+class Profiler:
+    """Starts, ends and deletes profiles on behalf of a watcher.
+
+    Args:
+        store: Where finished and running profiles are kept.
+        record_diff: Called with each new diff; the watcher records it as its
+            ``lastDiff`` and returns its state, which the profile keeps.
+        pid: Returns the current process id (profiles name their process).
+        max_details: Types kept in a diff's details.
+        max_sites: Allocation sites kept in a diff.
+        census_time_budget: Seconds a census may take before it stops and says ``partial``.
+    """
+
+    def __init__(
+        self,
+        store: ProfileStore,
+        *,
+        record_diff: Callable[[HeapDiffReport], StateSnapshot],
+        pid: Callable[[], int],
+        max_details: int = 100,
+        max_sites: int = 20,
+        census_time_budget: float | None = 30.0,
+    ) -> None:
+        """Bind the profiler to a store and to its watcher's state."""
+        self._store = store
+        self._record_diff = record_diff
+        self._pid = pid
+        self.max_details = max_details
+        self.max_sites = max_sites
+        self.census_time_budget = census_time_budget
+        self._census_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._baselines: dict[str, Census] = {}
+        self._last_census_seconds = 1.0
+
+    def _census(self) -> Census:
+        """Take a census, single-flight; the caller must hold ``_census_lock``."""
+        started = time.perf_counter()
+        try:
+            return take_census(time_budget=self.census_time_budget)
+        finally:
+            self._last_census_seconds = time.perf_counter() - started
+
+    def _acquire_census(self) -> None:
+        if not self._census_lock.acquire(blocking=False):
+            raise CensusBusyError(retry_after=max(1.0, round(self._last_census_seconds * 2, 1)))
+
+    def running(self, trigger: ProfileTrigger | None = None) -> list[Profile]:
+        """The running profiles, optionally only those with ``trigger``."""
+        with self._state_lock:
+            ids = list(self._baselines)
+        found = [self._store.get(pid) for pid in ids]
+        return [p for p in found if p is not None and (trigger is None or p.trigger == trigger)]
+
+    def start(self, trigger: ProfileTrigger = "manual") -> Profile:
+        """Take a baseline census and store a running profile.
+
+        Raises:
+            ProfileConflictError: a manual profile is already running (manual trigger only).
+            CensusBusyError: another census is running right now.
+        """
+        self._acquire_census()
+        try:
+            if trigger == "manual":
+                for other in self.running("manual"):
+                    raise ProfileConflictError(
+                        f"profile {other.id} is already running; end it with "
+                        f"POST .../memoryProfile/{other.id}/end before starting another",
+                        other.id,
+                    )
+            baseline = self._census()
+            profile = Profile(
+                id=new_profile_id(),
+                state="running",
+                trigger=trigger,
+                started=baseline.taken_at,
+                pid=self._pid(),
+            )
+            with self._state_lock:
+                self._baselines[profile.id] = baseline
+            self._store.put(profile)
+            return profile
+        finally:
+            self._census_lock.release()
+
+    def end(self, profile_id: str) -> Profile:
+        """Take the second census, diff it against the baseline, and complete the profile.
+
+        A census that fails leaves the profile ``failed`` with the error's type
+        and message; it is stored either way.
+
+        Raises:
+            ProfileNotFoundError: no stored profile has that id.
+            ProfileConflictError: the profile is not running.
+            CensusBusyError: another census is running right now.
+        """
+        profile = self._store.get(profile_id)
+        if profile is None:
+            raise ProfileNotFoundError(profile_id)
+        with self._state_lock:
+            baseline = self._baselines.get(profile_id)
+        if profile.state != "running" or baseline is None:
+            raise ProfileConflictError(
+                f"profile {profile_id} is {profile.state}, not running", profile_id
+            )
+        self._acquire_census()
+        try:
+            with self._state_lock:
+                if self._baselines.pop(profile_id, None) is None:
+                    raise ProfileConflictError(f"profile {profile_id} already ended", profile_id)
+            try:
+                after = self._census()
+                report = diff_censuses(
+                    baseline, after, max_details=self.max_details, max_sites=self.max_sites
+                )
+            except Exception as exc:  # noqa: BLE001 - a failed census fails the profile, not the caller
+                ended = attrs.evolve(
+                    profile,
+                    state="failed",
+                    ended=_utcnow(),
+                    error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+            else:
+                state = self._record_diff(report)
+                ended = attrs.evolve(
+                    profile,
+                    state="complete",
+                    ended=report.timestamp,
+                    last_event=state.last_event,
+                    last_gc=state.last_gc,
+                    last_leak=state.last_leak,
+                    last_diff=report,
+                )
+            if self._store.get(profile_id) is not None:
+                self._store.put(ended)
+            return ended
+        finally:
+            self._census_lock.release()
+
+    def get(self, profile_id: str) -> Profile:
+        """One stored profile.
+
+        Raises:
+            ProfileNotFoundError: no stored profile has that id.
+        """
+        profile = self._store.get(profile_id)
+        if profile is None:
+            raise ProfileNotFoundError(profile_id)
+        return profile
+
+    def list(self) -> list[Profile]:
+        """Every stored profile, oldest first."""
+        return self._store.list()
+
+    def delete(self, profile_id: str) -> None:
+        """Delete a profile; a running one is abandoned and its baseline freed.
+
+        Raises:
+            ProfileNotFoundError: no stored profile has that id.
+        """
+        with self._state_lock:
+            self._baselines.pop(profile_id, None)
+        if not self._store.delete(profile_id):
+            raise ProfileNotFoundError(profile_id)
+
+    def reset(self) -> None:
+        """Forget every profile and baseline (a forked child starts with none)."""
+        with self._state_lock:
+            self._baselines.clear()
+        self._store.clear()
+        # A lock held by a parent thread at fork time stays held in the child forever.
+        self._census_lock = threading.Lock()
+        self._state_lock = threading.Lock()

@@ -1,0 +1,441 @@
+"""The watcher: collector, detector and profiles wired together, with the state the API serves.
+
+Data flows one way. The collector's gc callback counts collections and queues
+heap samples; a background thread (``memwatch-watcher``) drains them about
+once a second, feeds them to the detector, keeps the latest ``stats`` and
+``leak`` events, and on a leak auto-captures a profile. Nothing heavy ever
+runs inside the gc callback, and the watcher never raises into it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gc
+import logging
+import os
+import platform
+import sys
+import sysconfig
+import threading
+import time
+import tracemalloc
+import weakref
+from typing import TYPE_CHECKING, Any, Callable
+
+from memwatch.collector import Collector
+from memwatch.detector import Detector, LeakEvent, Sample, StatsEvent, make_detector
+from memwatch.models import (
+    EventKind,
+    GCResult,
+    GCStats,
+    HeapDiffReport,
+    LeakReport,
+    ProcessInfo,
+    Profile,
+    Status,
+    WatcherInfo,
+)
+from memwatch.probes import Probe, make_probe
+from memwatch.profiles import Profiler, StateSnapshot
+from memwatch.store import MemoryProfileStore, ProfileStore
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+
+__all__ = ["Watcher", "default_watcher"]
+
+logger = logging.getLogger("memwatch")
+
+_POLL_SECONDS = 1.0
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _free_threaded() -> bool:
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+class Watcher:
+    """Watches this process's heap for leaks and captures heap diffs.
+
+    Construct one, call :meth:`start` (or use it as a context manager), and
+    read :meth:`status`. Adapters usually share :func:`default_watcher`.
+
+    Args:
+        mode: Leak detector mode, ``"trend"`` (default) or ``"memwatch"``.
+        detector_options: Options for :func:`memwatch.detector.make_detector`.
+        detector: A ready detector; overrides ``mode`` and ``detector_options``.
+        probe: A probe name for :func:`memwatch.probes.make_probe` or a probe object.
+        sample_interval: Seconds between heap samples outside full collections;
+            also the time-based fallback when the process does not collect.
+        store: Where profiles are kept (default: 20 in memory).
+        auto_capture: Start a profile automatically when a leak is reported.
+        capture_seconds: An auto-captured profile ends after this long, or at the
+            next leak event, whichever comes first.
+        capture_cooldown: Seconds between two auto-captures, so that a leaking
+            service is not censused continuously.
+        max_details: Types kept in a diff's details.
+        max_sites: Allocation sites kept in a diff (when tracemalloc traces).
+        census_time_budget: Seconds a census may run before it stops and says ``partial``.
+        background: Run the polling thread. Without it, call :meth:`poll` yourself.
+        clock: Monotonic clock (seconds); tests inject one.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: str = "trend",
+        detector_options: Mapping[str, Any] | None = None,
+        detector: Detector | None = None,
+        probe: str | Probe = "auto",
+        sample_interval: float = 5.0,
+        store: ProfileStore | None = None,
+        auto_capture: bool = True,
+        capture_seconds: float = 60.0,
+        capture_cooldown: float = 600.0,
+        max_details: int = 100,
+        max_sites: int = 20,
+        census_time_budget: float | None = 30.0,
+        background: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Configure the watcher; nothing is installed until :meth:`start`."""
+        if sample_interval <= 0:
+            msg = f"sample_interval must be positive, got {sample_interval}"
+            raise ValueError(msg)
+        self._detector = detector or make_detector(mode, **dict(detector_options or {}))
+        self._probe = make_probe(probe) if isinstance(probe, str) else probe
+        self.sample_interval = sample_interval
+        self.auto_capture = auto_capture
+        self.capture_seconds = capture_seconds
+        self.capture_cooldown = capture_cooldown
+        self.background = background
+        self._clock = clock
+        self._collector = Collector(probe=self._probe, sample_interval=sample_interval, clock=clock)
+        self._profiler = Profiler(
+            store if store is not None else MemoryProfileStore(),
+            record_diff=self._record_diff,
+            pid=os.getpid,
+            max_details=max_details,
+            max_sites=max_sites,
+            census_time_budget=census_time_budget,
+        )
+        self._lifecycle = threading.Lock()
+        self._state = threading.RLock()
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._errors = 0
+        self._last_error = ""
+        self._reset_state()
+        _watch_forks(self)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def _reset_state(self) -> None:
+        self._pid = os.getpid()
+        self._mono_origin = self._clock()
+        self._wall_origin = _utcnow()
+        self._last_event: EventKind = ""
+        self._last_gc = GCStats()
+        self._last_leak = LeakReport()
+        self._last_diff = HeapDiffReport()
+        self._last_auto_capture: float | None = None
+        self._auto_started: float | None = None
+        self._auto_id: str | None = None
+
+    @property
+    def pid(self) -> int:
+        """The id of the process this watcher watches."""
+        return os.getpid()
+
+    @property
+    def running(self) -> bool:
+        """True while the gc callback is installed."""
+        return self._collector.installed
+
+    def start(self) -> Watcher:
+        """Install the gc callback and start the polling thread. Idempotent."""
+        with self._lifecycle:
+            self._collector.install()
+            if self.background and (self._thread is None or not self._thread.is_alive()):
+                self._stop_event = threading.Event()
+                self._thread = threading.Thread(
+                    target=self._run, name="memwatch-watcher", daemon=True
+                )
+                self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Remove the gc callback and stop the polling thread. Idempotent."""
+        with self._lifecycle:
+            self._collector.uninstall()
+            thread, self._thread = self._thread, None
+            self._stop_event.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+
+    def __enter__(self) -> Watcher:
+        """Start watching."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop watching."""
+        self.stop()
+
+    def _after_fork_in_child(self) -> None:
+        """Start afresh in a forked child: its heap is its own, its counts start at zero."""
+        self._lifecycle = threading.Lock()
+        self._state = threading.RLock()
+        self._collector.reset()
+        self._detector.reset()
+        self._profiler.reset()
+        self._errors = 0
+        self._last_error = ""
+        self._reset_state()
+        was_polling = self._thread is not None
+        self._thread = None
+        if was_polling and self._collector.installed:
+            self.start()
+
+    def _run(self) -> None:
+        stop = self._stop_event
+        while not stop.wait(_POLL_SECONDS):
+            self.poll()
+
+    # -- the polling step ----------------------------------------------------
+
+    def _wall(self, mono: float) -> _dt.datetime:
+        return self._wall_origin + _dt.timedelta(seconds=mono - self._mono_origin)
+
+    def _note_error(self, exc: BaseException) -> None:
+        with self._state:
+            self._errors += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"[:500]
+        if self._errors == 1 or self._errors % 1000 == 0:
+            logger.warning("memwatch: error #%d in the watcher: %s", self._errors, self._last_error)
+
+    def poll(self) -> None:
+        """Process pending samples now: feed the detector, keep events, run auto-capture.
+
+        The background thread calls this about once a second. It never raises:
+        errors are counted and shown in :meth:`status`.
+        """
+        try:
+            samples = self._collector.drain()
+            now = self._clock()
+            if not samples and self.running and now - self._collector.last_sample_time >= (
+                self.sample_interval
+            ):
+                samples = [self._collector.sample_now()]
+            for sample in samples:
+                self._feed(sample)
+            self._maybe_end_auto_capture(now)
+        except Exception as exc:  # noqa: BLE001 - the watcher must never hurt the service
+            self._note_error(exc)
+
+    def _feed(self, sample: Sample) -> None:
+        for event in self._detector.feed(sample):
+            if isinstance(event, StatsEvent):
+                self._record_stats(event)
+            elif isinstance(event, LeakEvent):
+                self._record_leak(event)
+
+    def _record_stats(self, event: StatsEvent) -> None:
+        stats = GCStats(
+            timestamp=self._wall(event.time),
+            num_full_gc=event.num_full_gc,
+            num_inc_gc=event.num_inc_gc,
+            heap_compactions=event.heap_compactions,
+            estimated_base=event.estimated_base,
+            current_base=event.current_base,
+            min=event.min,
+            max=event.max,
+            usage_trend=event.usage_trend,
+        )
+        with self._state:
+            self._last_gc = stats
+            self._last_event = "stats"
+
+    def _record_leak(self, event: LeakEvent) -> None:
+        report = LeakReport(
+            timestamp=self._wall(event.time),
+            start=self._wall(event.start),
+            end=self._wall(event.end),
+            growth=event.growth,
+            reason=event.reason,
+        )
+        with self._state:
+            self._last_leak = report
+            self._last_event = "leak"
+        logger.warning("memwatch: leak detected in pid %d: %s", os.getpid(), event.reason)
+        if self.auto_capture:
+            self._auto_capture_on_leak(event.time)
+
+    def _auto_capture_on_leak(self, now: float) -> None:
+        if self._auto_id is not None:
+            # The next leak event ends a running capture: it has seen the growth.
+            self._end_auto_capture()
+            return
+        last = self._last_auto_capture
+        if last is not None and now - last < self.capture_cooldown:
+            return
+        self._last_auto_capture = now
+        profile = self._profiler.start("leak")
+        self._auto_id, self._auto_started = profile.id, now
+
+    def _maybe_end_auto_capture(self, now: float) -> None:
+        started = self._auto_started
+        if self._auto_id is not None and started is not None:
+            if now - started >= self.capture_seconds:
+                self._end_auto_capture()
+
+    def _end_auto_capture(self) -> None:
+        profile_id, self._auto_id, self._auto_started = self._auto_id, None, None
+        if profile_id is None:
+            return
+        stored = self._profiler.running("leak")
+        if any(p.id == profile_id for p in stored):
+            self._profiler.end(profile_id)
+
+    def _record_diff(self, report: HeapDiffReport) -> StateSnapshot:
+        with self._state:
+            self._last_diff = report
+            self._last_event = "diff"
+            return StateSnapshot(self._last_event, self._last_gc, self._last_leak)
+
+    # -- what the API serves ---------------------------------------------------
+
+    def status(self) -> Status:
+        """This process's status: the latest events, the latest diff, and who answered."""
+        collector = self._collector
+        with self._state:
+            last_event, last_gc = self._last_event, self._last_gc
+            last_leak, last_diff = self._last_leak, self._last_diff
+            errors = self._errors + collector.errors
+            last_error = collector.last_error or self._last_error
+        return Status(
+            last_event=last_event,
+            last_gc=last_gc,
+            last_leak=last_leak,
+            last_diff=last_diff,
+            process=ProcessInfo(
+                pid=os.getpid(),
+                python_version=platform.python_version(),
+                implementation=sys.implementation.name,
+                free_threaded=_free_threaded(),
+                gc_enabled=gc.isenabled(),
+                gc_thresholds=tuple(gc.get_threshold()),
+                gc_freeze_count=gc.get_freeze_count(),
+                tracemalloc_tracing=tracemalloc.is_tracing(),
+            ),
+            watcher=WatcherInfo(
+                running=self.running,
+                mode=self._detector.mode,
+                probe=self._probe.name,
+                sample_interval=self.sample_interval,
+                collections=collector.collections,
+                samples=collector.samples,
+                heap_bytes=collector.last_heap_bytes,
+                allocated_blocks=sys.getallocatedblocks(),
+                errors=errors,
+                last_error=last_error,
+            ),
+        )
+
+    def force_gc(self) -> GCResult:
+        """Run a full collection now, take a sample after it, and return the stats."""
+        collected = gc.collect()
+        sample = self._collector.sample_now(full=True)
+        with self._state:
+            self._feed(sample)
+            return GCResult(last_gc=self._last_gc, collected=collected)
+
+    def start_profile(self) -> Profile:
+        """Start a manual profile: take the baseline census now.
+
+        Raises:
+            ProfileConflictError: a manual profile is already running.
+            CensusBusyError: another census is running right now.
+        """
+        return self._profiler.start("manual")
+
+    def end_profile(self, profile_id: str) -> Profile:
+        """End a running profile: second census, diff, and the status as it stands.
+
+        Raises:
+            ProfileNotFoundError: no stored profile has that id.
+            ProfileConflictError: the profile is not running.
+            CensusBusyError: another census is running right now.
+        """
+        return self._profiler.end(profile_id)
+
+    def get_profile(self, profile_id: str) -> Profile:
+        """One stored profile.
+
+        Raises:
+            ProfileNotFoundError: no stored profile has that id.
+        """
+        return self._profiler.get(profile_id)
+
+    def delete_profile(self, profile_id: str) -> None:
+        """Delete a stored profile (a running one is abandoned).
+
+        Raises:
+            ProfileNotFoundError: no stored profile has that id.
+        """
+        self._profiler.delete(profile_id)
+
+    def list_profiles(self) -> list[Profile]:
+        """Every stored profile, oldest first."""
+        return self._profiler.list()
+
+
+# -- fork safety ---------------------------------------------------------------
+
+_watched: weakref.WeakSet[Watcher] = weakref.WeakSet()
+_fork_hook_lock = threading.Lock()
+_fork_hook_installed = False
+
+
+def _reset_watchers_in_child() -> None:
+    global _default_lock  # noqa: PLW0603 - a lock held by a parent thread stays held in the child
+    _default_lock = threading.Lock()
+    for watcher in list(_watched):
+        watcher._after_fork_in_child()  # noqa: SLF001 - the module owns its watchers' fork handling
+
+
+def _watch_forks(watcher: Watcher) -> None:
+    global _fork_hook_installed  # noqa: PLW0603 - one process-wide at-fork hook
+    _watched.add(watcher)
+    with _fork_hook_lock:
+        if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_reset_watchers_in_child)
+            _fork_hook_installed = True
+
+
+# -- the process-wide default ------------------------------------------------------
+
+_default: Watcher | None = None
+_default_lock = threading.Lock()
+
+
+def default_watcher() -> Watcher:
+    """The process-wide watcher adapters share, created and started on first use.
+
+    In a forked child (gunicorn workers, uvicorn ``--workers``) the same object
+    starts afresh with its own counts; in a spawned one it is created anew.
+    """
+    global _default  # noqa: PLW0603 - a lazily built process-wide default
+    with _default_lock:
+        if _default is None:
+            _default = Watcher()
+        watcher = _default
+    return watcher.start()
