@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import tracemalloc
 import weakref
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from memwatch.errors import MemwatchError
 
@@ -47,6 +47,7 @@ __all__ = [
 PROBE_NAMES = ("auto", "tracemalloc", "rss", "mallinfo2")
 
 _STATM_PATH = "/proc/self/statm"
+_MALLINFO2_SYMBOL = "mallinfo2"
 
 
 class ProbeUnavailableError(MemwatchError):
@@ -119,9 +120,9 @@ class _StatmHandle:
         self.pid = os.getpid()
 
     def close(self) -> None:
+        # Called once per handle: by its finalizer, or by RssProbe._reopen after detaching it.
         fd, self.fd = self.fd, -1
-        if fd >= 0:
-            os.close(fd)
+        os.close(fd)
 
 
 class RssProbe:
@@ -147,17 +148,18 @@ class RssProbe:
 
     name = "rss"
 
-    def __init__(self, *, total: bool = False, path: str = _STATM_PATH) -> None:
+    def __init__(self, *, total: bool = False, path: str | None = None) -> None:
         """Open the statm file once.
 
         Args:
             total: Report the whole resident set instead of its anonymous part.
-            path: The statm file; tests point it elsewhere.
+            path: The statm file, ``/proc/self/statm`` by default.
 
         Raises:
             ProbeUnavailableError: the file cannot be opened or read.
         """
         self.total = total
+        path = _STATM_PATH if path is None else path
         self._path = path
         try:
             self._page_size = os.sysconf("SC_PAGE_SIZE")
@@ -221,14 +223,14 @@ def _libc_mallinfo2() -> Callable[[], Any]:
 
     try:
         libc = ctypes.CDLL(None)
-        function = libc.mallinfo2
+        function = getattr(libc, _MALLINFO2_SYMBOL)
     except (OSError, AttributeError, TypeError) as exc:
         raise ProbeUnavailableError(
             "glibc mallinfo2() is not available (it needs Linux with glibc 2.33 or later)"
         ) from exc
     function.restype = _Mallinfo2
     function.argtypes = []
-    return function
+    return cast("Callable[[], Any]", function)
 
 
 class Mallinfo2Probe:
