@@ -1,0 +1,243 @@
+"""Every model survives a JSON round trip and its JSON matches the shipped schemas."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import functools
+import inspect
+import json
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+
+from contract import SCHEMA_FOR_BODY, assert_valid, defs_validator, registry, validator
+from memwatch import models
+from memwatch.converter import converter, dumps, loads
+from memwatch.schemas import SCHEMA_NAMES, load_schema
+
+UTC = dt.timezone.utc
+
+# Aware UTC instants; the year range keeps RFC 3339's four-digit years.
+utc_datetimes = st.datetimes(
+    min_value=dt.datetime(1970, 1, 1),  # noqa: DTZ001 - bounds of an aware strategy are naive
+    max_value=dt.datetime(9999, 12, 30),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+timestamps = st.none() | utc_datetimes
+counts = st.integers(min_value=0, max_value=2**63 - 1)
+signed = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+finite = st.floats(allow_nan=False, allow_infinity=False)
+durations = st.floats(min_value=0, max_value=1e9, allow_nan=False)
+profile_ids = st.from_regex(r"\A[A-Za-z0-9_-]{1,64}\Z").filter(lambda s: s != "status")
+
+gc_stats = st.builds(
+    models.GCStats,
+    timestamp=timestamps,
+    num_full_gc=counts,
+    num_inc_gc=counts,
+    heap_compactions=counts,
+    estimated_base=counts,
+    current_base=counts,
+    min=counts,
+    max=counts,
+    usage_trend=finite,
+)
+leak_reports = st.builds(
+    models.LeakReport,
+    timestamp=timestamps,
+    start=timestamps,
+    end=timestamps,
+    growth=signed,
+    reason=st.text(),
+)
+heap_summaries = st.builds(models.HeapSummary, nodes=counts, size_bytes=counts)
+diff_details = st.builds(
+    models.DiffDetail, what=st.text(), size_bytes=signed, allocated=counts, freed=counts
+)
+allocation_sites = st.builds(
+    models.AllocationSite, file=st.text(), line=counts, size_bytes=signed, count=signed
+)
+heap_changes = st.builds(
+    models.HeapChange,
+    size_bytes=signed,
+    freed_nodes=counts,
+    allocated_nodes=counts,
+    details=st.lists(diff_details, max_size=4).map(tuple),
+    details_capped=st.booleans(),
+    allocation_sites=st.lists(allocation_sites, max_size=4).map(tuple),
+)
+heap_diffs = st.builds(
+    models.HeapDiffReport,
+    timestamp=timestamps,
+    before=heap_summaries,
+    after=heap_summaries,
+    change=heap_changes,
+    partial=st.booleans(),
+    frozen_objects=counts,
+    elapsed_seconds=durations,
+)
+process_infos = st.builds(
+    models.ProcessInfo,
+    pid=counts,
+    python_version=st.text(),
+    implementation=st.text(),
+    free_threaded=st.booleans(),
+    gc_enabled=st.booleans(),
+    gc_thresholds=st.lists(signed, max_size=3).map(tuple),
+    gc_freeze_count=counts,
+    tracemalloc_tracing=st.booleans(),
+)
+watcher_infos = st.builds(
+    models.WatcherInfo,
+    running=st.booleans(),
+    mode=st.text(),
+    probe=st.text(),
+    sample_interval=durations,
+    collections=counts,
+    samples=counts,
+    heap_bytes=counts,
+    allocated_blocks=counts,
+    errors=counts,
+    last_error=st.text(),
+)
+event_kinds = st.sampled_from(["", "stats", "leak", "diff"])
+statuses = st.builds(
+    models.Status,
+    last_event=event_kinds,
+    last_gc=gc_stats,
+    last_leak=leak_reports,
+    last_diff=heap_diffs,
+    process=st.none() | process_infos,
+    watcher=watcher_infos,
+)
+profiles = st.builds(
+    models.Profile,
+    id=profile_ids,
+    state=st.sampled_from(["running", "complete", "failed"]),
+    trigger=st.sampled_from(["manual", "leak"]),
+    started=timestamps,
+    ended=timestamps,
+    last_event=event_kinds,
+    last_gc=gc_stats,
+    last_leak=leak_reports,
+    last_diff=heap_diffs,
+    pid=counts,
+    error=st.text(),
+)
+STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
+    models.GCStats: gc_stats,
+    models.LeakReport: leak_reports,
+    models.HeapSummary: heap_summaries,
+    models.DiffDetail: diff_details,
+    models.AllocationSite: allocation_sites,
+    models.HeapChange: heap_changes,
+    models.HeapDiffReport: heap_diffs,
+    models.ProcessInfo: process_infos,
+    models.WatcherInfo: watcher_infos,
+    models.Status: statuses,
+    models.Profile: profiles,
+    models.ProfileIdList: st.builds(
+        models.ProfileIdList, memory_profiles=st.lists(profile_ids, max_size=5).map(tuple)
+    ),
+    models.ProfileList: st.builds(
+        models.ProfileList, memory_profiles=st.lists(profiles, max_size=3).map(tuple)
+    ),
+    models.Message: st.builds(models.Message, message=st.text()),
+    models.GCResult: st.builds(models.GCResult, last_gc=gc_stats, collected=counts),
+    models.Problem: st.builds(
+        models.Problem,
+        title=st.text(),
+        status=st.integers(min_value=400, max_value=599),
+        detail=st.text(),
+        type=st.text(min_size=1),
+    ),
+}
+MODELS = sorted(STRATEGIES, key=lambda cls: cls.__name__)
+
+
+def _strict(node: Any) -> Any:
+    """A copy of a schema in which no object may carry a key the schema does not describe."""
+    if isinstance(node, dict):
+        out = {key: _strict(value) for key, value in node.items()}
+        if "properties" in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(node, list):
+        return [_strict(value) for value in node]
+    return node
+
+
+@functools.cache
+def _strict_validator(def_name: str) -> Draft202012Validator:
+    schemas = [_strict(load_schema(name)) for name in SCHEMA_NAMES]
+    strict_registry: Registry[Any] = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in schemas
+    )
+    base = load_schema(SCHEMA_FOR_BODY.get(def_name, "status"))["$id"]
+    ref = base if def_name in SCHEMA_FOR_BODY else f"{base}#/$defs/{def_name}"
+    return Draft202012Validator(
+        {"$ref": ref}, registry=strict_registry, format_checker=FormatChecker()
+    )
+
+
+def test_every_model_has_a_strategy() -> None:
+    """Each attrs class models.py exports is covered by the round-trip properties below."""
+    exported = {
+        obj
+        for name in models.__all__
+        if inspect.isclass(obj := getattr(models, name)) and attrs.has(obj)
+    }
+    assert exported == set(STRATEGIES)
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
+@given(data=st.data())
+def test_round_trip(cls: type[Any], data: st.DataObject) -> None:
+    """Any instance turns into JSON and back into an equal instance."""
+    obj = data.draw(STRATEGIES[cls])
+    assert loads(dumps(obj), cls) == obj
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
+@given(data=st.data())
+def test_json_matches_schema(cls: type[Any], data: st.DataObject) -> None:
+    """Any instance's JSON is valid under its schema (or its $defs entry) with format checks."""
+    body = dumps(data.draw(STRATEGIES[cls]))
+    if cls.__name__ in SCHEMA_FOR_BODY:
+        assert_valid(SCHEMA_FOR_BODY[cls.__name__], body)
+    else:
+        instance = json.loads(body)
+        errors = list(defs_validator(cls.__name__).iter_errors(instance))
+        assert not errors, [e.message for e in errors]
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
+@given(data=st.data())
+def test_schema_describes_every_emitted_key(cls: type[Any], data: st.DataObject) -> None:
+    """The converter emits no key its schema does not list (and schemas require all they list)."""
+    instance = json.loads(dumps(data.draw(STRATEGIES[cls])))
+    errors = list(_strict_validator(cls.__name__).iter_errors(instance))
+    assert not errors, [e.message for e in errors]
+
+
+@given(obj=statuses)
+def test_schema_rejects_a_missing_seed_key(obj: models.Status) -> None:
+    """Dropping any of the seed's top-level keys from a status makes it invalid."""
+    instance = converter.unstructure(obj)
+    for key in ("lastEvent", "lastGC", "lastLeak", "lastDiff"):
+        broken = copy.deepcopy(instance)
+        del broken[key]
+        assert not validator("status").is_valid(broken)
+
+
+def test_registry_holds_every_schema() -> None:
+    """The contract helper resolves every shipped schema by its $id."""
+    for name in SCHEMA_NAMES:
+        schema = load_schema(name)
+        assert registry().contents(schema["$id"]) == schema

@@ -1,0 +1,240 @@
+"""The shipped JSON Schemas: well-formed, self-contained, requiring the seed's keys."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from contract import assert_valid, defs_validator, validator
+from memwatch.schemas import SCHEMA_NAMES, load_schema
+
+# The status body of DESIGN.md (the seed's keys), with "after" spelled out and the
+# keys memwatch adds beside them.
+SEED_STATUS: dict[str, Any] = {
+    "lastEvent": "stats",
+    "lastGC": {
+        "timestamp": "2026-11-25T12:00:00Z",
+        "num_full_gc": 17,
+        "num_inc_gc": 8,
+        "heap_compactions": 8,
+        "estimated_base": 2592568,
+        "current_base": 2592568,
+        "min": 2499912,
+        "max": 2592568,
+        "usage_trend": 0,
+    },
+    "lastLeak": {"timestamp": "", "start": "", "end": "", "growth": 0, "reason": ""},
+    "lastDiff": {
+        "timestamp": "",
+        "before": {"nodes": 0, "size_bytes": 0, "size": "0 bytes"},
+        "after": {"nodes": 0, "size_bytes": 0, "size": "0 bytes"},
+        "change": {
+            "size_bytes": 0,
+            "size": "0 bytes",
+            "freed_nodes": 0,
+            "allocated_nodes": 0,
+            "details": [],
+            "details_capped": False,
+            "allocation_sites": [],
+        },
+        "partial": False,
+        "frozen_objects": 0,
+        "elapsed_seconds": 0.0,
+    },
+    "process": None,
+    "watcher": {
+        "running": True,
+        "mode": "trend",
+        "probe": "mallinfo2",
+        "sample_interval": 5.0,
+        "collections": 3,
+        "samples": 1,
+        "heap_bytes": 100,
+        "allocated_blocks": 10,
+        "errors": 0,
+        "last_error": "",
+    },
+}
+SEED_KEYS = {
+    "": ["lastEvent", "lastGC", "lastLeak", "lastDiff"],
+    "GCStats": [
+        "timestamp",
+        "num_full_gc",
+        "num_inc_gc",
+        "heap_compactions",
+        "estimated_base",
+        "current_base",
+        "min",
+        "max",
+        "usage_trend",
+    ],
+    "LeakReport": ["timestamp", "start", "end", "growth", "reason"],
+    "HeapDiffReport": ["timestamp", "before", "after", "change"],
+    "HeapSummary": ["nodes", "size_bytes", "size"],
+    "HeapChange": ["size_bytes", "size", "freed_nodes", "allocated_nodes", "details"],
+    "DiffDetail": ["what", "size_bytes", "size", "+", "-"],
+}
+
+
+def _walk(node: Any, path: str = "") -> Any:
+    """Yield (path, subschema) for every dict in a schema."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{path}/{index}")
+
+
+def test_names_match_the_packaged_files() -> None:
+    """SCHEMA_NAMES lists exactly the .json files shipped in memwatch.schemas."""
+    files = {
+        entry.name.removesuffix(".json")
+        for entry in resources.files("memwatch.schemas").iterdir()
+        if entry.name.endswith(".json")
+    }
+    assert files == set(SCHEMA_NAMES)
+    assert list(SCHEMA_NAMES) == sorted(SCHEMA_NAMES)
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_schema_is_valid_draft_2020_12(name: str) -> None:
+    """Each schema is a valid draft 2020-12 schema with $schema and a $id naming its file."""
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].endswith(f"/schemas/{name}.json")
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_schema_is_self_contained(name: str) -> None:
+    """Every $ref points inside the same file, at a $defs entry that exists."""
+    schema = load_schema(name)
+    refs = [node["$ref"] for _, node in _walk(schema) if "$ref" in node]
+    for ref in refs:
+        assert ref.startswith("#/$defs/"), ref
+        assert ref.removeprefix("#/$defs/") in schema["$defs"], ref
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_every_described_key_is_required_and_extra_keys_are_allowed(name: str) -> None:
+    """Each object schema requires all of its properties and never forbids added keys."""
+    objects = [(path, node) for path, node in _walk(load_schema(name)) if "properties" in node]
+    assert objects
+    for path, node in objects:
+        assert node["type"] == "object", path
+        assert sorted(node["required"]) == sorted(node["properties"]), path
+        assert node.get("additionalProperties", True) is not False, path
+
+
+def test_shared_definitions_do_not_drift() -> None:
+    """A $defs entry that several schemas carry is the same in each of them."""
+    seen: dict[str, Any] = {}
+    for name in SCHEMA_NAMES:
+        for def_name, definition in load_schema(name).get("$defs", {}).items():
+            assert seen.setdefault(def_name, definition) == definition, (name, def_name)
+    assert {"GCStats", "Profile", "Timestamp", "ProfileId"} <= set(seen)
+
+
+@pytest.mark.parametrize(("def_name", "keys"), SEED_KEYS.items())
+def test_seed_keys_are_required(def_name: str, keys: list[str]) -> None:
+    """Every key of the seed's status body is required at its level."""
+    schema = load_schema("status")
+    node = schema if def_name == "" else schema["$defs"][def_name]
+    assert set(keys) <= set(node["required"])
+
+
+def test_design_example_is_valid_and_extra_keys_pass() -> None:
+    """DESIGN.md's status example validates, also with a key memwatch may add later."""
+    assert_valid("status", SEED_STATUS)
+    assert_valid("status", {**SEED_STATUS, "somethingNew": [1, 2]})
+
+
+@pytest.mark.parametrize("key", SEED_KEYS[""])
+def test_missing_seed_key_is_invalid(key: str) -> None:
+    """A status without one of the seed's keys is rejected."""
+    broken = {k: v for k, v in SEED_STATUS.items() if k != key}
+    assert not validator("status").is_valid(broken)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("", True),
+        ("2026-11-25T12:00:00Z", True),
+        ("2026-11-25T12:00:00.123456Z", True),
+        ("2026-11-25T12:00:00+01:00", False),  # RFC 3339, but not UTC with Z
+        ("2026-13-25T12:00:00Z", False),  # format checking catches the month
+        ("Fri, 29 Jun 2012 14:45:51 GMT", False),  # how Node printed Dates to a console
+        (None, False),
+        (0, False),
+    ],
+)
+def test_timestamps(value: object, valid: bool) -> None:
+    """Timestamps are "" or RFC 3339 UTC ending in Z, checked as date-time formats."""
+    assert defs_validator("Timestamp").is_valid(value) is valid
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("0 bytes", True),
+        ("-512 bytes", True),
+        ("243.39 kb", True),
+        ("-1.78 mb", True),
+        ("1.5 kb", True),
+        ("1.789 mb", False),
+        ("1.78 MB", False),
+        ("12", False),
+    ],
+)
+def test_size_strings(value: object, valid: bool) -> None:
+    """Sizes are memwatch-formatted strings: at most two decimals, bytes/kb/mb."""
+    assert defs_validator("Size").is_valid(value) is valid
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("3fa9c2", True),
+        ("a-b_C9", True),
+        ("x" * 64, True),
+        ("x" * 65, False),
+        ("status", False),
+        ("", False),
+        ("a/b", False),
+    ],
+)
+def test_profile_ids(value: object, valid: bool) -> None:
+    """Profile ids are 1-64 URL-safe characters and never "status"."""
+    assert defs_validator("ProfileId", "profile").is_valid(value) is valid
+
+
+def test_load_schema_accepts_the_suffix_and_returns_independent_copies() -> None:
+    """load_schema takes "name" or "name.json" and callers cannot corrupt the cache."""
+    first = load_schema("status.json")
+    first["required"].clear()
+    first["$defs"]["GCStats"]["properties"].clear()
+    again = load_schema("status")
+    assert "lastGC" in again["required"]
+    assert "num_full_gc" in again["$defs"]["GCStats"]["properties"]
+
+
+def test_load_schema_names_the_choices_for_an_unknown_name() -> None:
+    """An unknown schema name is a ValueError listing the valid names."""
+    with pytest.raises(ValueError, match="unknown schema 'nope'") as info:
+        load_schema("nope")
+    for name in SCHEMA_NAMES:
+        assert name in str(info.value)
+
+
+def test_problem_schema_accepts_a_problem_and_rejects_a_success_status() -> None:
+    """problem.json requires type/title/status/detail and an error status."""
+    problem = {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "x"}
+    assert_valid("problem", problem)
+    assert not validator("problem").is_valid({**problem, "status": 200})
+    assert not validator("problem").is_valid({k: v for k, v in problem.items() if k != "type"})
