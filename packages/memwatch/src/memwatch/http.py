@@ -1,0 +1,478 @@
+"""memwatch's HTTP API, once, for every framework.
+
+A :class:`Request` (method, path, query, headers, client address, body) goes
+in; a :class:`Response` (status, headers, JSON bytes) comes out of
+:meth:`MemwatchAPI.handle`. Routing, parameter validation, auth, problem+json
+errors and serialization all live here, so an adapter only translates its
+framework's request and response objects.
+
+Adapters should forward *every* request under the prefix, whatever its method,
+to :meth:`MemwatchAPI.handle`: unknown paths, wrong methods and ``OPTIONS`` then
+get memwatch's own problem+json answers instead of the framework's HTML pages.
+:data:`ROUTES` and :meth:`MemwatchAPI.route_for` tell an async adapter which
+requests are *heavy* (a census or a full collection) and belong off the event
+loop.
+
+Decisions the contract leaves open, and what this layer does:
+
+- Auth runs before routing, so an unauthorized client learns nothing about
+  which paths exist (404 outside the prefix excepted).
+- ``HEAD`` works on every GET route: the GET's status and headers, no body.
+  ``OPTIONS`` answers 204 with ``Allow`` and no body (so no ``Content-Type``).
+- Request bodies are ignored: no route takes one, and a client that sends
+  ``{}`` with a POST is not punished for it.
+- Profile ids are 1-64 characters of ``A-Z a-z 0-9 _ -``; any other id is a 404
+  whose detail quotes at most 64 characters of it.
+- Unknown query parameters are ignored; ``details`` on ``GET /memory`` accepts
+  ``true``/``false``/``1``/``0`` in any case, and anything else is a 400.
+- Method names are case-sensitive, as HTTP says: ``get`` is not ``GET``.
+- Every response carries ``Cache-Control: no-store``, ``Memwatch-Pid`` (the
+  process that answered) and ``X-Content-Type-Options: nosniff``.
+- An unexpected exception never escapes :meth:`MemwatchAPI.handle`: it becomes a
+  500 problem with a generic detail, is logged once with its traceback on the
+  ``memwatch`` logger, and is counted in :attr:`MemwatchAPI.internal_errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import attrs
+
+from memwatch.auth import Authorizer, authorize
+from memwatch.converter import dumps
+from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
+from memwatch.models import Message, Problem, ProfileIdList, ProfileList
+
+if TYPE_CHECKING:
+    from memwatch.watcher import Watcher
+
+__all__ = [
+    "JSON",
+    "PROBLEM_JSON",
+    "ROUTES",
+    "MemwatchAPI",
+    "Request",
+    "Response",
+    "Route",
+]
+
+logger = logging.getLogger("memwatch")
+
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_QUOTE_LIMIT = 64
+_MAX_QUERY_FIELDS = 64
+_MAX_RETRY_AFTER = 3600
+
+_AUTH_CHOICES = """\
+MemwatchAPI needs an explicit auth choice, e.g. MemwatchAPI(auth=...) with one of:
+  memwatch.auth.bearer_token(secret)  clients send 'Authorization: Bearer <secret>'
+  memwatch.auth.loopback_only()       only clients on this machine, never through a proxy
+  memwatch.auth.read_only(inner)      inner decides; POST and DELETE are refused
+  memwatch.auth.allow_all()           anyone who can reach the service (unsafe)
+  any callable taking a memwatch.http.Request (see memwatch.auth)"""
+
+
+def _headers_mapping(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> Mapping[str, str]:
+    """Lower-case the names; repeated headers are joined by ``", "``."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    merged: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        merged[key] = f"{merged[key]}, {value}" if key in merged else value
+    return MappingProxyType(merged)
+
+
+@attrs.frozen
+class Request:
+    """A framework-neutral HTTP request.
+
+    Attributes:
+        method: The HTTP method, e.g. ``"GET"`` (case-sensitive).
+        path: The full path including the prefix, e.g. ``"/ah/memoryProfile/status"``.
+        query: The raw query string, without ``?``.
+        headers: Header names and values; given as a mapping or as ``(name, value)``
+            pairs, kept with lower-case names (repeated headers joined by ``", "``).
+            Look them up with :meth:`get_header`.
+        client: The peer's address as the server saw it (host only), or ``None``.
+        body: The request body; memwatch's routes ignore it.
+    """
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_headers_mapping)
+    client: str | None = None
+    body: bytes = b""
+
+    def get_header(self, name: str, default: str | None = None) -> str | None:
+        """The value of header ``name`` (case-insensitive), or ``default``."""
+        return self.headers.get(name.lower(), default)
+
+
+@attrs.frozen
+class Response:
+    """A framework-neutral HTTP response.
+
+    Attributes:
+        status: The HTTP status code.
+        headers: ``(name, value)`` pairs, in the order to send them.
+        body: The body: UTF-8 JSON, or empty (204, HEAD).
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+
+    def get_header(self, name: str, default: str | None = None) -> str | None:
+        """The value of header ``name`` (case-insensitive), or ``default``."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), default)
+
+    @property
+    def content_type(self) -> str | None:
+        """The ``Content-Type`` header, or ``None`` for a response without a body."""
+        return self.get_header("content-type")
+
+    @property
+    def reason(self) -> str:
+        """The status's reason phrase, e.g. ``"Not Found"``."""
+        return HTTPStatus(self.status).phrase
+
+    @property
+    def status_line(self) -> str:
+        """Status and reason as WSGI wants them, e.g. ``"404 Not Found"``."""
+        return f"{self.status} {self.reason}"
+
+    def json(self) -> Any:  # noqa: ANN401 - JSON decodes to any shape
+        """The body, decoded from JSON."""
+        return json.loads(self.body)
+
+
+@attrs.frozen
+class Route:
+    """One route of the HTTP contract.
+
+    Attributes:
+        method: The HTTP method it answers.
+        template: Its path relative to the prefix; ``{id}`` is a profile id.
+        name: A stable name, e.g. ``"start_profile"``.
+        heavy: True when it runs a census or a full collection: async adapters run it
+            off the event loop.
+    """
+
+    method: str
+    template: str
+    name: str
+    heavy: bool = False
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        """The template's path segments, e.g. ``("memoryProfile", "{id}", "end")``."""
+        return tuple(self.template.split("/")[1:])
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/memoryProfile/status", "status"),
+    Route("GET", "/memoryProfile/{id}", "get_profile"),
+    Route("DELETE", "/memoryProfile/{id}", "delete_profile"),
+    Route("GET", "/memory", "list_profiles"),
+    Route("POST", "/memoryProfile", "start_profile", heavy=True),
+    Route("POST", "/memoryProfile/{id}/end", "end_profile", heavy=True),
+    Route("POST", "/memory/gc", "force_gc", heavy=True),
+)
+"""The seven routes of DESIGN.md's HTTP contract."""
+
+_TEMPLATES: tuple[str, ...] = tuple(dict.fromkeys(route.template for route in ROUTES))
+# A literal segment beats {id}: /memoryProfile/status is the status route, not a profile.
+_TEMPLATES = tuple(sorted(_TEMPLATES, key=lambda template: "{" in template))
+
+
+def _match(template: str, segments: list[str]) -> dict[str, str] | None:
+    expected = template.split("/")[1:]
+    if len(expected) != len(segments):
+        return None
+    params: dict[str, str] = {}
+    for want, got in zip(expected, segments, strict=True):
+        if want.startswith("{"):
+            params[want[1:-1]] = got
+        elif want != got:
+            return None
+    return params
+
+
+def _quote(text: str) -> str:
+    """``repr`` of at most the first 64 characters: details never echo megabytes back."""
+    if len(text) > _QUOTE_LIMIT:
+        return f"{text[:_QUOTE_LIMIT]!r}... ({len(text)} characters)"
+    return repr(text)
+
+
+def _retry_after(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return str(_MAX_RETRY_AFTER) if seconds > 0 else "1"
+    return str(min(_MAX_RETRY_AFTER, max(1, math.ceil(seconds))))
+
+
+class _BadRequest(Exception):  # noqa: N818 - internal control flow, never leaves this module
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _details_flag(query: str) -> bool:
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=_MAX_QUERY_FIELDS)
+    except ValueError:
+        raise _BadRequest(
+            f"The query string has more than {_MAX_QUERY_FIELDS} parameters."
+        ) from None
+    chosen: dict[bool, str] = {}
+    for name, value in pairs:
+        if name != "details":
+            continue
+        lowered = value.lower()
+        if lowered in ("true", "1"):
+            chosen.setdefault(True, value)
+        elif lowered in ("false", "0"):
+            chosen.setdefault(False, value)
+        else:
+            raise _BadRequest(
+                f"Query parameter 'details' must be true, false, 1 or 0; got {_quote(value)}."
+            )
+    if len(chosen) > 1:
+        raise _BadRequest(
+            "Query parameter 'details' was given conflicting values: "
+            f"{_quote(chosen[True])} and {_quote(chosen[False])}."
+        )
+    return True in chosen
+
+
+class MemwatchAPI:
+    """The framework-neutral HTTP API: a route table and one :meth:`handle`.
+
+    Args:
+        auth: Who may use the API; required. See :mod:`memwatch.auth`.
+        watcher: The watcher to serve; ``None`` means
+            :func:`memwatch.watcher.default_watcher`, resolved on the first request
+            that needs it.
+        prefix: The path the routes live under; ``""`` mounts them at the root.
+
+    Raises:
+        TypeError: if ``auth`` is missing or not callable (the message lists the choices).
+        ValueError: if ``prefix`` is not ``""`` or a path starting with ``/``.
+    """
+
+    def __init__(
+        self,
+        *,
+        auth: Authorizer | None = None,
+        watcher: Watcher | None = None,
+        prefix: str = "/ah",
+    ) -> None:
+        """Build the API; nothing runs until the first request."""
+        if auth is None:
+            raise TypeError(_AUTH_CHOICES)
+        if not callable(auth):
+            raise TypeError(f"auth must be callable, got {type(auth).__name__}.\n{_AUTH_CHOICES}")
+        prefix = prefix.rstrip("/")
+        if prefix and (not prefix.startswith("/") or re.search(r"[\s?#{}]", prefix)):
+            raise ValueError(
+                f"prefix must be '' or a path starting with '/' (no spaces, ?, #, braces), "
+                f"got {prefix!r}"
+            )
+        self._auth = auth
+        self._watcher = watcher
+        self._watcher_lock = threading.Lock()
+        self._errors_lock = threading.Lock()
+        self._internal_errors = 0
+        self.prefix: str = prefix
+        self.routes: tuple[Route, ...] = ROUTES
+        self._handlers: dict[str, Callable[[Request, dict[str, str]], Response]] = {
+            "status": self._status,
+            "get_profile": self._get_profile,
+            "delete_profile": self._delete_profile,
+            "list_profiles": self._list_profiles,
+            "start_profile": self._start_profile,
+            "end_profile": self._end_profile,
+            "force_gc": self._force_gc,
+        }
+
+    def __repr__(self) -> str:
+        """Show the prefix and the auth choice (built-in authorizers hide their secrets)."""
+        return f"MemwatchAPI(prefix={self.prefix!r}, auth={self._auth!r})"
+
+    @property
+    def watcher(self) -> Watcher:
+        """The watcher this API serves (the process-wide default unless one was given)."""
+        if self._watcher is None:
+            with self._watcher_lock:
+                if self._watcher is None:
+                    from memwatch.watcher import default_watcher  # noqa: PLC0415 - lazy: starts it
+
+                    self._watcher = default_watcher()
+        return self._watcher
+
+    @property
+    def internal_errors(self) -> int:
+        """Unexpected exceptions turned into 500 responses so far."""
+        return self._internal_errors
+
+    # -- routing ---------------------------------------------------------------
+
+    def _relative(self, path: str) -> list[str] | None:
+        if path != self.prefix and not path.startswith(self.prefix + "/"):
+            return None
+        return path[len(self.prefix) :].split("/")[1:]
+
+    def _resolve(self, path: str) -> tuple[str, dict[str, str]] | None:
+        segments = self._relative(path)
+        if segments is None:
+            return None
+        for template in _TEMPLATES:
+            params = _match(template, segments)
+            if params is not None:
+                return template, params
+        return None
+
+    def route_for(self, method: str, path: str) -> Route | None:
+        """The route ``handle`` would run for this request, or ``None`` (an error or OPTIONS).
+
+        ``HEAD`` maps to the GET route. Adapters use it to run heavy routes off the
+        event loop; it neither authorizes nor validates the id.
+        """
+        resolved = self._resolve(path)
+        if resolved is None:
+            return None
+        wanted = "GET" if method == "HEAD" else method
+        return next(
+            (r for r in ROUTES if r.template == resolved[0] and r.method == wanted),
+            None,
+        )
+
+    # -- responses -------------------------------------------------------------
+
+    def _headers(
+        self, content_type: str | None, extra: Iterable[tuple[str, str]] = ()
+    ) -> tuple[tuple[str, str], ...]:
+        base = [("Content-Type", content_type)] if content_type else []
+        base += [
+            ("Cache-Control", "no-store"),
+            ("Memwatch-Pid", str(os.getpid())),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        return (*base, *extra)
+
+    def _json(self, status: int, body: object, extra: Iterable[tuple[str, str]] = ()) -> Response:
+        return Response(status, self._headers(JSON, extra), dumps(body))
+
+    def _problem(self, status: int, detail: str, extra: Iterable[tuple[str, str]] = ()) -> Response:
+        problem = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail)
+        return Response(status, self._headers(PROBLEM_JSON, extra), dumps(problem))
+
+    # -- handling --------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request. Never raises: unexpected errors become a 500 problem."""
+        try:
+            return self._dispatch(request)
+        except Exception:
+            with self._errors_lock:
+                self._internal_errors += 1
+            logger.exception(
+                "memwatch: unexpected error answering %s %s",
+                _quote(request.method),
+                _quote(request.path),
+            )
+            return self._problem(
+                500, "memwatch failed to answer this request; the server log has details."
+            )
+
+    def _dispatch(self, request: Request) -> Response:
+        if self._relative(request.path) is None:
+            return self._problem(404, f"No memwatch route matches {_quote(request.path)}.")
+        denial = authorize(self._auth, request)
+        if denial is not None:
+            return self._problem(denial.status, denial.detail, denial.headers)
+        resolved = self._resolve(request.path)
+        if resolved is None:
+            return self._problem(404, f"No memwatch route matches {_quote(request.path)}.")
+        return self._dispatch_resource(request, *resolved)
+
+    def _dispatch_resource(
+        self, request: Request, template: str, params: dict[str, str]
+    ) -> Response:
+        methods = {route.method: route for route in ROUTES if route.template == template}
+        allowed = set(methods) | {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
+        allow = [("Allow", ", ".join(sorted(allowed)))]
+        if request.method == "OPTIONS":
+            return Response(204, self._headers(None, allow))
+        route = methods.get("GET" if request.method == "HEAD" else request.method)
+        if route is None:
+            return self._problem(
+                405,
+                f"{_quote(request.method)} is not allowed here; allowed: {allow[0][1]}.",
+                allow,
+            )
+        profile_id = params.get("id")
+        if profile_id is not None and not _ID_PATTERN.fullmatch(profile_id):
+            return self._problem(404, f"No memory profile with id {_quote(profile_id)}.")
+        response = self._run(route, request, params)
+        if request.method == "HEAD":
+            return attrs.evolve(response, body=b"")
+        return response
+
+    def _run(self, route: Route, request: Request, params: dict[str, str]) -> Response:
+        try:
+            return self._handlers[route.name](request, params)
+        except _BadRequest as exc:
+            return self._problem(400, exc.detail)
+        except ProfileNotFoundError as exc:
+            return self._problem(404, f"No memory profile with id {_quote(exc.profile_id)}.")
+        except ProfileConflictError as exc:
+            return self._problem(409, f"{exc}.")
+        except CensusBusyError as exc:
+            return self._problem(429, f"{exc}.", [("Retry-After", _retry_after(exc.retry_after))])
+
+    def _status(self, _request: Request, _params: dict[str, str]) -> Response:
+        return self._json(200, self.watcher.status())
+
+    def _get_profile(self, _request: Request, params: dict[str, str]) -> Response:
+        return self._json(200, self.watcher.get_profile(params["id"]))
+
+    def _delete_profile(self, _request: Request, params: dict[str, str]) -> Response:
+        self.watcher.delete_profile(params["id"])
+        return self._json(200, Message(f"Deleted profile {params['id']}"))
+
+    def _list_profiles(self, request: Request, _params: dict[str, str]) -> Response:
+        details = _details_flag(request.query)
+        profiles = tuple(self.watcher.list_profiles())
+        if details:
+            return self._json(200, ProfileList(memory_profiles=profiles))
+        return self._json(200, ProfileIdList(memory_profiles=tuple(p.id for p in profiles)))
+
+    def _start_profile(self, _request: Request, _params: dict[str, str]) -> Response:
+        profile = self.watcher.start_profile()
+        location = f"{self.prefix}/memoryProfile/{profile.id}"
+        return self._json(201, profile, [("Location", location)])
+
+    def _end_profile(self, _request: Request, params: dict[str, str]) -> Response:
+        return self._json(200, self.watcher.end_profile(params["id"]))
+
+    def _force_gc(self, _request: Request, _params: dict[str, str]) -> Response:
+        return self._json(200, self.watcher.force_gc())
