@@ -349,14 +349,14 @@ class TrendConfig:
     """
 
     sample_interval: float = 5.0
-    warmup: float = 20.0
+    warmup: float = 15.0
     window: int = 180
     min_samples: int = 15
     segments: int = 5
     min_rate: float = 32.0 * _MIB
     min_growth: float = 0.12
-    max_step_share: float = 0.5
-    min_step_share: float = 0.25
+    max_step_share: float = 0.45
+    min_step_share: float = 0.1
 
     def __attrs_post_init__(self) -> None:
         """Validate the options."""
@@ -372,7 +372,7 @@ class TrendConfig:
         _require(problems, self.min_growth > 0, "min_growth must be > 0")
         _require(
             problems,
-            1 / (self.segments - 1) <= self.max_step_share <= 1,
+            1 / max(self.segments - 1, 1) <= self.max_step_share <= 1,
             "max_step_share must be between 1/(segments - 1) and 1",
         )
         _require(problems, 0 <= self.min_step_share <= 1, "min_step_share must be between 0 and 1")

@@ -1,0 +1,219 @@
+"""Heap-sample series for the detector's tests and benchmarks, and Hypothesis strategies over them.
+
+The plain functions build a series from a seeded :class:`random.Random`, so a
+benchmark can draw thousands and a Hypothesis strategy can pick the parameters
+(and the seed) and shrink them. Noise is uniform within ``±noise`` of the base.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from hypothesis import strategies as st
+
+from memwatch.detector import Sample
+
+MB = 1_000_000
+MIB = 1024 * 1024
+INTERVAL = 5.0
+TEN_MINUTES = 600.0
+
+Series = list[Sample]
+
+
+def to_samples(heaps: list[float], interval: float = INTERVAL, *, full: bool = False) -> Series:
+    """One sample per ``interval`` seconds from time 0, with cumulative collection counts."""
+    return [
+        Sample(
+            time=i * interval,
+            heap_bytes=max(0, round(heap)),
+            full=full,
+            num_full_gc=i if full else 0,
+            num_inc_gc=0 if full else 10 * i,
+            heap_compactions=i if full else 0,
+        )
+        for i, heap in enumerate(heaps)
+    ]
+
+
+def _times(duration: float, interval: float) -> list[float]:
+    return [i * interval for i in range(int(duration // interval) + 1)]
+
+
+def _noisy(rng: random.Random, base: float, noise: float) -> float:
+    return rng.uniform(-noise, noise) * base
+
+
+def linear_leak(
+    seed: int,
+    base: float,
+    rate: float,
+    noise: float = 0.05,
+    duration: float = 1200.0,
+    interval: float = INTERVAL,
+) -> Series:
+    """A heap of ``base`` bytes growing ``rate`` bytes a second from time 0, plus noise."""
+    rng = random.Random(seed)
+    times = _times(duration, interval)
+    return to_samples([base + rate * t + _noisy(rng, base, noise) for t in times], interval)
+
+
+def stationary(
+    seed: int, base: float, noise: float = 0.05, duration: float = TEN_MINUTES
+) -> Series:
+    """Bounded noise around a constant."""
+    rng = random.Random(seed)
+    return to_samples([base + _noisy(rng, base, noise) for _ in _times(duration, INTERVAL)])
+
+
+def sawtooth(
+    seed: int,
+    base: float,
+    period: float,
+    amplitude: float,
+    noise: float = 0.05,
+    duration: float = TEN_MINUTES,
+) -> Series:
+    """Fill and evict: ``amplitude`` (a share of ``base``) gained linearly each ``period``, then dropped."""
+    rng = random.Random(seed)
+    phase = rng.uniform(0, period)
+    return to_samples(
+        [
+            base + amplitude * base * (((t + phase) % period) / period) + _noisy(rng, base, noise)
+            for t in _times(duration, INTERVAL)
+        ]
+    )
+
+
+def step(
+    seed: int,
+    base: float,
+    at: float,
+    height: float,
+    ramp: float = 0.0,
+    noise: float = 0.05,
+    duration: float = TEN_MINUTES,
+) -> Series:
+    """A cache filling once: ``height`` (a share of ``base``) gained over ``ramp`` seconds from ``at``, then flat."""
+    rng = random.Random(seed)
+
+    def filled(t: float) -> float:
+        if ramp <= 0:
+            return 1.0 if t >= at else 0.0
+        return min(1.0, max(0.0, (t - at) / ramp))
+
+    return to_samples(
+        [
+            base + height * base * filled(t) + _noisy(rng, base, noise)
+            for t in _times(duration, INTERVAL)
+        ]
+    )
+
+
+def churn(
+    seed: int,
+    base: float,
+    noise: float = 0.05,
+    burst_chance: float = 0.1,
+    burst: float = 0.2,
+    duration: float = TEN_MINUTES,
+) -> Series:
+    """Allocation churn: noise plus requests that briefly hold up to ``burst`` of the base."""
+    rng = random.Random(seed)
+    heaps = []
+    for _ in _times(duration, INTERVAL):
+        spike = rng.uniform(0, burst) * base if rng.random() < burst_chance else 0.0
+        heaps.append(base + spike + _noisy(rng, base, noise))
+    return to_samples(heaps)
+
+
+# The stable families with their parameter ranges, shared by the benchmark and the tests.
+# Sawtooth cycles are at most 60 s (shorter than the trend detector's 75 s minimum span);
+# a cache fill completes within 10 s (two samples).
+def random_stable(kind: str, rng: random.Random) -> Series:
+    """One stable series of family ``kind`` with parameters drawn from ``rng``."""
+    seed = rng.getrandbits(32)
+    base = rng.uniform(30, 300) * MB
+    makers: dict[str, Callable[[], Series]] = {
+        "stationary": lambda: stationary(seed, base),
+        "sawtooth": lambda: sawtooth(seed, base, rng.uniform(10, 60), rng.uniform(0.02, 0.25)),
+        "step": lambda: step(
+            seed, base, rng.uniform(0, TEN_MINUTES), rng.uniform(0.05, 0.5), rng.uniform(0, 10)
+        ),
+        "churn": lambda: churn(seed, base),
+    }
+    return makers[kind]()
+
+
+STABLE_KINDS = ("stationary", "sawtooth", "step", "churn")
+
+seeds = st.integers(min_value=0, max_value=2**32 - 1)
+bases = st.floats(min_value=30 * MB, max_value=300 * MB)
+
+
+def leaks(min_rate: float, max_rate: float = 1 * MB) -> st.SearchStrategy[Series]:
+    """Linear growth of ``min_rate``..``max_rate`` bytes a second on a 30-60 MB heap, ±5% noise."""
+    return st.builds(
+        linear_leak,
+        seed=seeds,
+        base=st.floats(min_value=30 * MB, max_value=60 * MB),
+        rate=st.floats(min_value=min_rate, max_value=max_rate),
+    )
+
+
+def stationary_series() -> st.SearchStrategy[Series]:
+    """Any noise within ±5% around a constant, values chosen by Hypothesis itself (adversarial)."""
+    return st.builds(
+        lambda base, offsets: to_samples([base * (1 + offset) for offset in offsets]),
+        bases,
+        st.lists(st.floats(min_value=-0.05, max_value=0.05), min_size=1, max_size=121),
+    )
+
+
+def sawtooth_series() -> st.SearchStrategy[Series]:
+    """Fill and evict every 10-60 s by up to 25% of the base, with ±5% noise."""
+    return st.builds(
+        sawtooth,
+        seed=seeds,
+        base=bases,
+        period=st.floats(min_value=10, max_value=60),
+        amplitude=st.floats(min_value=0.0, max_value=0.25),
+    )
+
+
+def step_series() -> st.SearchStrategy[Series]:
+    """One jump of 5-50% of the base, within 10 s, at any time, then flat, with ±5% noise."""
+    return st.builds(
+        step,
+        seed=seeds,
+        base=bases,
+        at=st.floats(min_value=0, max_value=TEN_MINUTES),
+        height=st.floats(min_value=0.05, max_value=0.5),
+        ramp=st.floats(min_value=0, max_value=10),
+    )
+
+
+@st.composite
+def growing_runs(draw: st.DrawFn, max_runs: int = 6, max_length: int = 12) -> Series:
+    """memwatch-style full-collection samples: runs of strict growth separated by drops or repeats.
+
+    Times advance by 0-10 s (a 0 s gap is allowed), so windows of 0 s occur.
+    """
+    heap = draw(st.integers(min_value=1, max_value=10 * MB))
+    heaps = [heap]
+    for _ in range(draw(st.integers(min_value=1, max_value=max_runs))):
+        for _ in range(draw(st.integers(min_value=0, max_value=max_length))):
+            heap += draw(st.integers(min_value=1, max_value=MB))
+            heaps.append(heap)
+        heap -= draw(st.integers(min_value=0, max_value=heap - 1))
+        heaps.append(heap)
+    gaps = draw(st.lists(st.sampled_from([0.0, 1.0, 2.5, 10.0]), min_size=len(heaps), max_size=len(heaps)))
+    samples = []
+    time = 0.0
+    for i, (value, gap) in enumerate(zip(heaps, gaps, strict=True)):
+        time += gap
+        samples.append(
+            Sample(time=time, heap_bytes=value, full=True, num_full_gc=i + 1, num_inc_gc=3 * i)
+        )
+    return samples
