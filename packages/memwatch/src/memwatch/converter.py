@@ -14,9 +14,9 @@ model:
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 import json
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import cattrs
@@ -24,14 +24,17 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from memwatch.formatting import format_size, format_timestamp, parse_timestamp
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = ["configure_converter", "converter", "dumps", "loads", "make_converter"]
 
 T = TypeVar("T")
 
-_OptionalDatetime = _dt.datetime | None
+_OptionalDatetime = dt.datetime | None
 
 
-def _structure_timestamp(value: Any, _: Any) -> _dt.datetime | None:
+def _structure_timestamp(value: Any, _: Any) -> dt.datetime | None:
     if not isinstance(value, str):
         msg = f"expected an RFC 3339 timestamp string, got {type(value).__name__}"
         raise TypeError(msg)
@@ -62,7 +65,7 @@ def configure_converter(conv: cattrs.Converter) -> None:
     """Install memwatch's JSON rules on ``conv``."""
 
     def is_optional_datetime(tp: Any) -> bool:
-        return tp == _OptionalDatetime or tp is _dt.datetime
+        return tp == _OptionalDatetime or tp is dt.datetime
 
     conv.register_unstructure_hook_func(is_optional_datetime, format_timestamp)
     conv.register_structure_hook_func(is_optional_datetime, _structure_timestamp)
@@ -93,9 +96,9 @@ converter: cattrs.Converter = make_converter()
 
 def dumps(obj: Any) -> bytes:
     """Serialize a model to compact UTF-8 JSON bytes."""
-    return json.dumps(
-        converter.unstructure(obj), ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
+    return json.dumps(converter.unstructure(obj), ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8"
+    )
 
 
 def loads(data: bytes | str, cls: type[T]) -> T:

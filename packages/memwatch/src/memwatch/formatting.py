@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 
 __all__ = ["format_duration", "format_rate", "format_size", "format_timestamp", "parse_timestamp"]
 
@@ -50,7 +50,7 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def format_timestamp(moment: _dt.datetime | None) -> str:
+def format_timestamp(moment: dt.datetime | None) -> str:
     """Format an aware datetime as RFC 3339 UTC ending in ``Z``; ``None`` gives ``""``.
 
     Fractional seconds appear only when the datetime has them, so a round trip
@@ -64,12 +64,12 @@ def format_timestamp(moment: _dt.datetime | None) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         msg = f"timestamps must be timezone-aware, got naive {moment!r}"
         raise ValueError(msg)
-    utc = moment.astimezone(_dt.timezone.utc)
+    utc = moment.astimezone(dt.timezone.utc)
     spec = "microseconds" if utc.microsecond else "seconds"
     return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
-def parse_timestamp(text: str) -> _dt.datetime | None:
+def parse_timestamp(text: str) -> dt.datetime | None:
     """Parse an RFC 3339 timestamp into an aware UTC datetime; ``""`` gives ``None``.
 
     Raises:
@@ -78,8 +78,8 @@ def parse_timestamp(text: str) -> _dt.datetime | None:
     if text == "":
         return None
     normalized = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-    moment = _dt.datetime.fromisoformat(normalized)
+    moment = dt.datetime.fromisoformat(normalized)
     if moment.tzinfo is None:
         msg = f"timestamp {text!r} has no timezone"
         raise ValueError(msg)
-    return moment.astimezone(_dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)

@@ -9,7 +9,7 @@ JSON (``"1.78 mb"``); it is never stored.
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 from typing import Any, Literal
 
 import attrs
@@ -25,8 +25,8 @@ __all__ = [
     "HeapSummary",
     "LeakReport",
     "Message",
-    "ProcessInfo",
     "Problem",
+    "ProcessInfo",
     "Profile",
     "ProfileIdList",
     "ProfileList",
@@ -63,7 +63,7 @@ class GCStats:
         usage_trend: How far the recent baseline sits above the long-run one, in percent.
     """
 
-    timestamp: _dt.datetime | None = None
+    timestamp: dt.datetime | None = None
     num_full_gc: int = 0
     num_inc_gc: int = 0
     heap_compactions: int = 0
@@ -87,9 +87,9 @@ class LeakReport:
             ``"heap growth over 5 consecutive GCs (20s) - 11.67 mb/hr"``.
     """
 
-    timestamp: _dt.datetime | None = None
-    start: _dt.datetime | None = None
-    end: _dt.datetime | None = None
+    timestamp: dt.datetime | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
     growth: int = 0
     reason: str = ""
 
@@ -172,7 +172,7 @@ class HeapDiffReport:
         elapsed_seconds: Time spent taking the second census and diffing.
     """
 
-    timestamp: _dt.datetime | None = None
+    timestamp: dt.datetime | None = None
     before: HeapSummary = attrs.Factory(HeapSummary)
     after: HeapSummary = attrs.Factory(HeapSummary)
     change: HeapChange = attrs.Factory(HeapChange)
@@ -264,8 +264,8 @@ class Profile:
     id: str
     state: ProfileState
     trigger: ProfileTrigger
-    started: _dt.datetime | None
-    ended: _dt.datetime | None = None
+    started: dt.datetime | None
+    ended: dt.datetime | None = None
     last_event: EventKind = _json("lastEvent", default="")
     last_gc: GCStats = _json("lastGC", factory=GCStats)
     last_leak: LeakReport = _json("lastLeak", factory=LeakReport)

@@ -8,21 +8,29 @@ store: they are large and internal.
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import attrs
 
 from memwatch.census import Census, take_census
 from memwatch.diff import diff_censuses
 from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
-from memwatch.models import GCStats, HeapDiffReport, LeakReport, Profile, ProfileTrigger
+from memwatch.models import (
+    EventKind,
+    GCStats,
+    HeapDiffReport,
+    LeakReport,
+    Profile,
+    ProfileTrigger,
+)
 from memwatch.store import new_profile_id
 
 if TYPE_CHECKING:
-    from memwatch.models import EventKind
+    from collections.abc import Callable
+
     from memwatch.store import ProfileStore
 
 __all__ = ["Profiler", "StateSnapshot"]
@@ -37,8 +45,8 @@ class StateSnapshot:
     last_leak: LeakReport
 
 
-def _utcnow() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 class Profiler:

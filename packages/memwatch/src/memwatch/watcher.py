@@ -9,7 +9,7 @@ runs inside the gc callback, and the watcher never raises into it.
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 import gc
 import logging
 import os
@@ -20,7 +20,7 @@ import threading
 import time
 import tracemalloc
 import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from memwatch.collector import Collector
 from memwatch.detector import Detector, LeakEvent, Sample, StatsEvent, make_detector
@@ -40,7 +40,7 @@ from memwatch.profiles import Profiler, StateSnapshot
 from memwatch.store import MemoryProfileStore, ProfileStore
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from types import TracebackType
 
 __all__ = ["Watcher", "default_watcher"]
@@ -50,8 +50,8 @@ logger = logging.getLogger("memwatch")
 _POLL_SECONDS = 1.0
 
 
-def _utcnow() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _free_threaded() -> bool:
@@ -177,7 +177,7 @@ class Watcher:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5.0)
 
-    def __enter__(self) -> Watcher:
+    def __enter__(self) -> Watcher:  # noqa: PYI034 - Self needs Python 3.11
         """Start watching."""
         return self.start()
 
@@ -212,8 +212,8 @@ class Watcher:
 
     # -- the polling step ----------------------------------------------------
 
-    def _wall(self, mono: float) -> _dt.datetime:
-        return self._wall_origin + _dt.timedelta(seconds=mono - self._mono_origin)
+    def _wall(self, mono: float) -> dt.datetime:
+        return self._wall_origin + dt.timedelta(seconds=mono - self._mono_origin)
 
     def _note_error(self, exc: BaseException) -> None:
         with self._state:
@@ -231,8 +231,10 @@ class Watcher:
         try:
             samples = self._collector.drain()
             now = self._clock()
-            if not samples and self.running and now - self._collector.last_sample_time >= (
-                self.sample_interval
+            if (
+                not samples
+                and self.running
+                and now - self._collector.last_sample_time >= (self.sample_interval)
             ):
                 samples = [self._collector.sample_now()]
             for sample in samples:
@@ -293,9 +295,12 @@ class Watcher:
 
     def _maybe_end_auto_capture(self, now: float) -> None:
         started = self._auto_started
-        if self._auto_id is not None and started is not None:
-            if now - started >= self.capture_seconds:
-                self._end_auto_capture()
+        if (
+            self._auto_id is not None
+            and started is not None
+            and (now - started >= self.capture_seconds)
+        ):
+            self._end_auto_capture()
 
     def _end_auto_capture(self) -> None:
         profile_id, self._auto_id, self._auto_started = self._auto_id, None, None
