@@ -385,6 +385,21 @@ class MemwatchAPI:
         problem = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail)
         return Response(status, self._headers(PROBLEM_JSON, extra), dumps(problem))
 
+    def problem(
+        self, status: int, detail: str, headers: Iterable[tuple[str, str]] = ()
+    ) -> Response:
+        """A problem+json response with memwatch's headers, for an error the framework raised.
+
+        Adapters use it where their framework answers before ``handle`` can (Tornado's
+        ``write_error``), so those errors look like every other memwatch error.
+
+        Args:
+            status: An HTTP error status (400-599).
+            detail: What the client is told.
+            headers: Extra headers, e.g. ``Allow``.
+        """
+        return self._problem(status, detail, headers)
+
     # -- handling --------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
