@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import resource
 import sys
 import tracemalloc
 import warnings
@@ -145,15 +146,37 @@ def test_auto_falls_back_to_mallinfo2_without_proc(monkeypatch, tmp_path):
 
 
 @pytest.mark.usefixtures("not_tracing")
+def test_auto_falls_back_to_peak_rss_without_proc_or_glibc(monkeypatch, tmp_path):
+    """Without /proc and mallinfo2 (macOS, the BSDs), 'auto' uses the peak RSS from getrusage."""
+    monkeypatch.setattr(probes, "_STATM_PATH", str(tmp_path / "missing"))
+    monkeypatch.setattr(probes, "_MALLINFO2_SYMBOL", "memwatch_no_such_function")
+    probe = make_probe()
+    assert probe.name == "peak_rss"
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert probe.read() >= peak_kib * 1024 > 0
+
+
+def test_peak_rss_probe_rises_with_a_large_allocation():
+    """The peak RSS grows when the process touches a large new buffer."""
+    probe = make_probe("peak_rss")
+    before = probe.read()
+    block = bytearray(before + 64 * 1024 * 1024)  # larger than any earlier peak
+    assert probe.read() >= before + 32 * 1024 * 1024
+    del block
+
+
+@pytest.mark.usefixtures("not_tracing")
 def test_auto_raises_when_nothing_can_measure(monkeypatch, tmp_path):
     """With no probe available, 'auto' raises ProbeUnavailableError naming each probe's reason."""
     monkeypatch.setattr(probes, "_STATM_PATH", str(tmp_path / "missing"))
     monkeypatch.setattr(probes, "_MALLINFO2_SYMBOL", "memwatch_no_such_function")
+    monkeypatch.setitem(sys.modules, "resource", None)
     with pytest.raises(ProbeUnavailableError, match="no heap probe works here") as info:
         make_probe()
     message = str(info.value)
     assert "rss:" in message
     assert "mallinfo2:" in message
+    assert "peak_rss: the resource module is unavailable" in message
     assert "tracemalloc" in message
 
 

@@ -11,6 +11,10 @@ must not grow with the heap, and must never block. Three ship here:
   object lives) as well as malloc's heap, costs a ``pread`` at any heap size,
   and ignores file-backed pages (code, shared libraries) that grow when a
   module is imported. It lags a release when malloc cannot give memory back.
+- :class:`PeakRssProbe`: the peak resident set size from ``getrusage``, the
+  portable last resort (macOS, the BSDs). A peak never falls, so it cannot
+  show memory given back, but a leak raises it steadily and a stable heap
+  leaves it flat, which is what the detector needs.
 - :class:`Mallinfo2Probe`: glibc's in-use bytes. Exact for malloc, but blind to
   pymalloc's arenas, which CPython maps directly: a leak of small objects
   (under 512 bytes: instances, small dicts, tuples, short strings) shows as
@@ -24,6 +28,7 @@ Any object with a ``name`` and a ``read()`` works as a probe.
 from __future__ import annotations
 
 import os
+import sys
 import tracemalloc
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PROBE_NAMES",
     "Mallinfo2Probe",
+    "PeakRssProbe",
     "Probe",
     "ProbeUnavailableError",
     "RssProbe",
@@ -44,7 +50,7 @@ __all__ = [
 ]
 
 #: The names :func:`make_probe` accepts.
-PROBE_NAMES = ("auto", "tracemalloc", "rss", "mallinfo2")
+PROBE_NAMES = ("auto", "tracemalloc", "rss", "mallinfo2", "peak_rss")
 
 _STATM_PATH = "/proc/self/statm"
 _MALLINFO2_SYMBOL = "mallinfo2"
@@ -261,12 +267,42 @@ class Mallinfo2Probe:
         return int(info.uordblks + info.hblkhd)
 
 
+class PeakRssProbe:
+    """The process's peak resident set size, from ``resource.getrusage``.
+
+    Works wherever the ``resource`` module exists (Linux, macOS, the BSDs).
+    ``ru_maxrss`` is in kilobytes on Linux and in bytes on macOS.
+    """
+
+    name = "peak_rss"
+
+    def __init__(self) -> None:
+        """Check that ``getrusage`` is available.
+
+        Raises:
+            ProbeUnavailableError: the platform has no ``resource`` module.
+        """
+        try:
+            import resource  # noqa: PLC0415 - absent on Windows
+        except ImportError as exc:
+            raise ProbeUnavailableError("the resource module is unavailable") from exc
+        self._getrusage = resource.getrusage
+        self._who = resource.RUSAGE_SELF
+        self._scale = 1 if sys.platform == "darwin" else 1024
+
+    def read(self) -> int:
+        """Return the peak resident set size in bytes."""
+        return int(self._getrusage(self._who).ru_maxrss) * self._scale
+
+
 def _pymalloc_disabled() -> bool:
     """Tell whether PYTHONMALLOC routes every allocation through malloc."""
     return os.environ.get("PYTHONMALLOC", "") in {"malloc", "malloc_debug"}
 
 
-def _try_probe(probe_type: type[RssProbe | Mallinfo2Probe], reasons: list[str]) -> Probe | None:
+def _try_probe(
+    probe_type: type[RssProbe | Mallinfo2Probe | PeakRssProbe], reasons: list[str]
+) -> Probe | None:
     """Build one probe, or note why it is unavailable and return None."""
     try:
         return probe_type()
@@ -282,11 +318,12 @@ def make_probe(name: str = "auto") -> Probe:
     every Python allocation); ``mallinfo2`` if pymalloc is off
     (``PYTHONMALLOC=malloc``, so malloc sees everything); ``rss`` where
     ``/proc`` exists (it sees pymalloc's arenas, which ``mallinfo2`` cannot);
-    ``mallinfo2`` where only it works. The measurements behind this order are
-    in benchmarks/bench_probes.py.
+    ``mallinfo2`` where only it works; ``peak_rss`` as the last resort. The
+    measurements behind this order are in benchmarks/bench_probes.py.
 
     Args:
-        name: One of ``"auto"``, ``"tracemalloc"``, ``"rss"``, ``"mallinfo2"``.
+        name: One of ``"auto"``, ``"tracemalloc"``, ``"rss"``, ``"mallinfo2"``,
+            ``"peak_rss"``.
 
     Returns:
         A ready probe.
@@ -302,15 +339,18 @@ def make_probe(name: str = "auto") -> Probe:
         return RssProbe()
     if name == "mallinfo2":
         return Mallinfo2Probe()
+    if name == "peak_rss":
+        return PeakRssProbe()
     if name != "auto":
         raise ValueError(
             f"unknown probe {name!r}; choose one of {', '.join(map(repr, PROBE_NAMES))}"
         )
     if tracemalloc.is_tracing():
         return TracemallocProbe()
-    order: list[type[RssProbe | Mallinfo2Probe]] = [RssProbe, Mallinfo2Probe]
+    order: list[type[RssProbe | Mallinfo2Probe | PeakRssProbe]] = [RssProbe, Mallinfo2Probe]
     if _pymalloc_disabled():
         order.reverse()
+    order.append(PeakRssProbe)
     reasons: list[str] = []
     for probe_type in order:
         probe = _try_probe(probe_type, reasons)
