@@ -1,0 +1,128 @@
+"""memwatch for Flask: the memwatch HTTP API as a Flask extension and Blueprint.
+
+::
+
+    from flask import Flask
+    from memwatch.auth import bearer_token
+    from memwatch_flask import Memwatch
+
+    app = Flask(__name__)
+    Memwatch(app, auth=bearer_token(os.environ["MEMWATCH_TOKEN"]))
+
+or, with an application factory, ``memwatch = Memwatch(auth=...)`` at module
+level and ``memwatch.init_app(app)`` inside the factory.
+
+Everything but translation lives in :class:`memwatch.http.MemwatchAPI`:
+routing, auth, validation, problem+json errors and headers. This module turns
+``flask.request`` into a :class:`memwatch.http.Request`, the answer into a
+``flask.Response``, and mounts the routes as one Blueprint per app.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import flask
+
+from memwatch.http import MemwatchAPI, Request, Response
+
+if TYPE_CHECKING:
+    from memwatch.auth import Authorizer
+    from memwatch.watcher import Watcher
+
+__all__ = ["EXTENSION_KEY", "Memwatch", "to_core_request", "to_flask_response"]
+
+EXTENSION_KEY = "memwatch"
+"""The key of ``app.extensions`` that holds the app's :class:`~memwatch.http.MemwatchAPI`."""
+
+# Every method a client may send: the core answers those it does not serve with
+# 405 and an Allow header, instead of Flask's HTML error page.
+_ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+class Memwatch:
+    """The memwatch API mounted on one or more Flask apps.
+
+    Args:
+        app: The app to mount on now; or call :meth:`init_app` later (app factories).
+        auth: Who may call the API: ``memwatch.auth.bearer_token(secret)``,
+            ``loopback_only()``, ``allow_all()``, ``read_only(inner)``, or any
+            callable taking a :class:`memwatch.http.Request`. Required: nothing
+            is exposed by accident.
+        prefix: Where the routes live (``/ah/memoryProfile/status`` ...).
+        watcher: The watcher to serve; ``None`` means the process-wide
+            :func:`memwatch.watcher.default_watcher`, started on first use.
+    """
+
+    def __init__(
+        self,
+        app: flask.Flask | None = None,
+        *,
+        auth: Authorizer,
+        prefix: str = "/ah",
+        watcher: Watcher | None = None,
+    ) -> None:
+        """Build the API; mount it on ``app`` if one is given."""
+        self.api = MemwatchAPI(auth=auth, watcher=watcher, prefix=prefix)
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: flask.Flask) -> None:
+        """Mount the API on ``app``: register a Blueprint and keep the API in ``app.extensions``.
+
+        Raises:
+            RuntimeError: memwatch is already mounted on ``app``.
+        """
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(f"memwatch is already mounted on the Flask app {app.name!r}")
+        app.extensions[EXTENSION_KEY] = self.api
+        app.register_blueprint(self.blueprint())
+
+    def blueprint(self) -> flask.Blueprint:
+        """A new Blueprint with one URL rule per route, plus a fallback for the rest of the prefix.
+
+        The fallback sends unknown paths and wrong methods under the prefix to
+        the core too, so they get its 404/405 problem+json rather than HTML.
+        """
+        bp = flask.Blueprint("memwatch", __name__, url_prefix=self.api.prefix.rstrip("/") or None)
+        for route in self.api.routes:
+            bp.add_url_rule(
+                _PARAM.sub(r"<\1>", route.template),
+                endpoint=route.name,
+                view_func=_view,
+                methods=[route.method],
+                provide_automatic_options=False,
+            )
+        for rule in ("/", "/<path:rest>"):
+            bp.add_url_rule(
+                rule,
+                endpoint="fallback" if rule == "/" else "fallback_path",
+                view_func=_view,
+                methods=_ALL_METHODS,
+                provide_automatic_options=False,
+            )
+        return bp
+
+
+def to_core_request(request: flask.Request) -> Request:
+    """Translate a Flask request into the core's :class:`~memwatch.http.Request`."""
+    return Request(
+        method=request.method,
+        path=request.path,
+        query=request.query_string.decode("latin-1"),
+        headers=list(request.headers.items()),
+        client=request.remote_addr,
+        body=request.get_data(cache=False),
+    )
+
+
+def to_flask_response(response: Response) -> flask.Response:
+    """Translate the core's :class:`~memwatch.http.Response` into a Flask response."""
+    return flask.Response(response.body, status=response.status, headers=list(response.headers))
+
+
+def _view(**_params: str) -> flask.Response:
+    api: MemwatchAPI = flask.current_app.extensions[EXTENSION_KEY]
+    return to_flask_response(api.handle(to_core_request(flask.request)))
