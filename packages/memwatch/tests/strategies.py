@@ -8,11 +8,14 @@ benchmark can draw thousands and a Hypothesis strategy can pick the parameters
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
 from memwatch.detector import Sample
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MB = 1_000_000
 MIB = 1024 * 1024
@@ -48,6 +51,7 @@ def _noisy(rng: random.Random, base: float, noise: float) -> float:
 def linear_leak(
     seed: int,
     base: float,
+    *,
     rate: float,
     noise: float = 0.05,
     duration: float = 1200.0,
@@ -70,12 +74,13 @@ def stationary(
 def sawtooth(
     seed: int,
     base: float,
+    *,
     period: float,
     amplitude: float,
     noise: float = 0.05,
     duration: float = TEN_MINUTES,
 ) -> Series:
-    """Fill and evict: ``amplitude`` (a share of ``base``) gained linearly each ``period``, then dropped."""
+    """Fill and evict: ``amplitude`` (a share of ``base``) gained each ``period``, then dropped."""
     rng = random.Random(seed)
     phase = rng.uniform(0, period)
     return to_samples(
@@ -89,13 +94,14 @@ def sawtooth(
 def step(
     seed: int,
     base: float,
+    *,
     at: float,
     height: float,
     ramp: float = 0.0,
     noise: float = 0.05,
     duration: float = TEN_MINUTES,
 ) -> Series:
-    """A cache filling once: ``height`` (a share of ``base``) gained over ``ramp`` seconds from ``at``, then flat."""
+    """A cache filling once: ``height`` (of ``base``) over ``ramp`` s from ``at``, then flat."""
     rng = random.Random(seed)
 
     def filled(t: float) -> float:
@@ -114,6 +120,7 @@ def step(
 def churn(
     seed: int,
     base: float,
+    *,
     noise: float = 0.05,
     burst_chance: float = 0.1,
     burst: float = 0.2,
@@ -137,9 +144,15 @@ def random_stable(kind: str, rng: random.Random) -> Series:
     base = rng.uniform(30, 300) * MB
     makers: dict[str, Callable[[], Series]] = {
         "stationary": lambda: stationary(seed, base),
-        "sawtooth": lambda: sawtooth(seed, base, rng.uniform(10, 60), rng.uniform(0.02, 0.25)),
+        "sawtooth": lambda: sawtooth(
+            seed, base, period=rng.uniform(10, 60), amplitude=rng.uniform(0.02, 0.25)
+        ),
         "step": lambda: step(
-            seed, base, rng.uniform(0, TEN_MINUTES), rng.uniform(0.05, 0.5), rng.uniform(0, 10)
+            seed,
+            base,
+            at=rng.uniform(0, TEN_MINUTES),
+            height=rng.uniform(0.05, 0.5),
+            ramp=rng.uniform(0, 10),
         ),
         "churn": lambda: churn(seed, base),
     }
@@ -182,11 +195,12 @@ def sawtooth_series() -> st.SearchStrategy[Series]:
     )
 
 
-def step_series() -> st.SearchStrategy[Series]:
-    """One jump of 5-50% of the base, within 10 s, at any time, then flat, with ±5% noise."""
+def step_series(noise: float = 0.05) -> st.SearchStrategy[Series]:
+    """One jump of 5-50% of the base, within 10 s, at any time, then flat, with ``±noise``."""
     return st.builds(
         step,
         seed=seeds,
+        noise=st.just(noise),
         base=bases,
         at=st.floats(min_value=0, max_value=TEN_MINUTES),
         height=st.floats(min_value=0.05, max_value=0.5),
@@ -208,7 +222,9 @@ def growing_runs(draw: st.DrawFn, max_runs: int = 6, max_length: int = 12) -> Se
             heaps.append(heap)
         heap -= draw(st.integers(min_value=0, max_value=heap - 1))
         heaps.append(heap)
-    gaps = draw(st.lists(st.sampled_from([0.0, 1.0, 2.5, 10.0]), min_size=len(heaps), max_size=len(heaps)))
+    gaps = draw(
+        st.lists(st.sampled_from([0.0, 1.0, 2.5, 10.0]), min_size=len(heaps), max_size=len(heaps))
+    )
     samples = []
     time = 0.0
     for i, (value, gap) in enumerate(zip(heaps, gaps, strict=True)):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
+import attrs
 import pytest
-from strategies import MB, linear_leak, to_samples
 
 from memwatch.detector import (
     LeakEvent,
@@ -18,6 +19,7 @@ from memwatch.detector import (
     hourly_rate,
     make_detector,
 )
+from strategies import MB, linear_leak, to_samples
 
 
 def full(time, heap, **counts):
@@ -73,7 +75,7 @@ def test_trend_config_rejects_bad_options(options, fragment):
 
 def test_config_lists_every_problem():
     """A config with several bad options names all of them in one error."""
-    with pytest.raises(ValueError, match="warmup.*min_growth"):
+    with pytest.raises(ValueError, match=r"warmup.*min_growth"):
         TrendConfig(warmup=-1, min_growth=0)
 
 
@@ -145,7 +147,7 @@ def test_memwatch_stats_follow_memwatch():
 
 
 def test_memwatch_baselines_become_moving_averages():
-    """After recent_period samples the recent base is an EMA and usage_trend compares it to the ancient base."""
+    """After recent_period samples the recent base is an EMA; usage_trend compares it to ancient."""
     detector = MemwatchDetector(MemwatchConfig(recent_period=2, ancient_period=4))
     events = feed_all(detector, [full(float(t), heap) for t, heap in enumerate([100, 100, 200])])
     last = events[-1]
@@ -163,7 +165,7 @@ def test_memwatch_usage_trend_can_be_negative():
 
 
 def test_memwatch_leak_measured_from_before_growth():
-    """The leak starts at the last sample before the growth, and the reason names the configured N."""
+    """The leak starts at the last sample before the growth; the reason names the configured N."""
     detector = MemwatchDetector(MemwatchConfig(consecutive_growth=3))
     events = feed_all(
         detector, [full(0.0, 1000), full(10.0, 2000), full(20.0, 3000), full(30.0, 4000)]
@@ -183,7 +185,7 @@ def test_memwatch_leak_measured_from_before_growth():
 
 
 def test_memwatch_zero_second_window():
-    """A leak whose samples share one timestamp reports a finite rate over a one-second floor."""
+    """A leak whose samples share one timestamp reports a finite rate over one second."""
     detector = MemwatchDetector(MemwatchConfig(consecutive_growth=2))
     events = feed_all(detector, [full(5.0, MB), full(5.0, 2 * MB), full(5.0, 3 * MB)])
     (leak,) = leaks(events)
@@ -216,7 +218,7 @@ def test_hourly_rate_floors_duration_at_one_second():
 
 
 def test_trend_warmup_samples_do_not_count():
-    """Samples in the warm-up yield stats with min/max 0 and never a leak, however fast the growth."""
+    """Warm-up samples yield stats with min/max 0 and never a leak, however fast the growth."""
     detector = TrendDetector(TrendConfig(warmup=60.0))
     events = feed_all(detector, to_samples([MB * (1 + i) for i in range(12)]))
     assert all(isinstance(event, StatsEvent) for event in events)
@@ -243,13 +245,13 @@ def test_trend_reports_once_per_window():
     samples = linear_leak(seed=3, base=50 * MB, rate=MB, duration=600.0)
     found = leaks(feed_all(detector, samples))
     assert 2 <= len(found) <= len(samples) // detector.config.min_samples
-    for before, after in zip(found, found[1:]):
+    for before, after in itertools.pairwise(found):
         assert after.start >= before.end
         assert after.end - before.end >= (detector.config.min_samples - 1) * 5.0
 
 
 def test_trend_merges_samples_within_an_interval():
-    """Samples closer than sample_interval share one slot that keeps the lowest reading."""
+    """Samples closer than sample_interval share one slot keeping the lowest reading."""
     config = TrendConfig(warmup=0.0, min_samples=4, segments=2, max_step_share=1.0, min_rate=0)
     detector = TrendDetector(config)
     heaps = [(0.0, 100), (1.0, 90), (2.0, 500), (5.0, 120), (10.0, 140), (11.0, 130)]
@@ -264,7 +266,9 @@ def test_trend_merges_samples_within_an_interval():
 
 def test_trend_requires_every_segment_to_rise():
     """A plateau in one segment stops a report even when the total growth is large."""
-    config = TrendConfig(warmup=0.0, min_samples=6, segments=3, min_rate=0, min_step_share=0.5, max_step_share=1.0)
+    config = TrendConfig(
+        warmup=0.0, min_samples=6, segments=3, min_rate=0, min_step_share=0.5, max_step_share=1.0
+    )
     detector = TrendDetector(config)
     events = feed_all(detector, to_samples([100, 100, 100, 100, 300, 300]))
     assert leaks(events) == []
@@ -272,7 +276,9 @@ def test_trend_requires_every_segment_to_rise():
 
 def test_trend_rejects_one_concentrated_step():
     """Growth made by one segment's jump (a cache filling once) is not a leak."""
-    config = TrendConfig(warmup=0.0, min_samples=6, segments=3, min_rate=0, min_step_share=0.0, max_step_share=0.6)
+    config = TrendConfig(
+        warmup=0.0, min_samples=6, segments=3, min_rate=0, min_step_share=0.0, max_step_share=0.6
+    )
     detector = TrendDetector(config)
     events = feed_all(detector, to_samples([100, 100, 101, 101, 300, 300]))
     assert leaks(events) == []
@@ -284,14 +290,8 @@ def test_trend_requires_minimum_rate():
     detector = TrendDetector(config)
     events = feed_all(detector, to_samples([100 * 2**i for i in range(6)]))
     assert leaks(events) == []
-    relaxed = TrendDetector(attrs_evolve(config, min_rate=0))
+    relaxed = TrendDetector(attrs.evolve(config, min_rate=0))
     assert leaks(feed_all(relaxed, to_samples([100 * 2**i for i in range(6)])))
-
-
-def attrs_evolve(config, **changes):
-    import attrs  # noqa: PLC0415
-
-    return attrs.evolve(config, **changes)
 
 
 def test_trend_time_going_backwards_is_an_error():
@@ -309,3 +309,10 @@ def test_trend_reset_forgets_everything():
     feed_all(detector, linear_leak(seed=6, base=40 * MB, rate=MB, duration=300.0))
     detector.reset()
     assert feed_all(detector, samples) == feed_all(TrendDetector(), samples)
+
+
+def test_usage_trend_is_zero_for_an_empty_heap():
+    """A zero long-run baseline gives a usage_trend of 0 instead of dividing by zero."""
+    (stats,) = MemwatchDetector().feed(full(0.0, 0))
+    assert isinstance(stats, StatsEvent)
+    assert stats.usage_trend == 0.0

@@ -324,9 +324,12 @@ class TrendConfig:
     """Options of the ``trend`` mode.
 
     The defaults are chosen for 5 s samples and heaps of 30-300 MB whose probe
-    reading wanders by up to ±5% (allocation churn): a 1 MB/s leak is reported
-    about 90 s after start, a 1 MiB/min leak on a 50 MB heap in about 7 minutes,
-    and a stable heap (noise, sawtooth, one-off cache fill) not at all.
+    reading wanders by up to ±5% (allocation churn). Measured by
+    ``benchmarks/detector_figures.py``: a 1 MB/s leak is reported 85 s after start
+    (worst 160 s on a 300 MB heap), a 1 MiB/min leak on a 50 MB heap after about
+    7 minutes (worst 10), and 10 of 10,000 stable ten-minute series (noise,
+    sawtooth, one-off cache fill, churn) fired, all within the first minutes,
+    where the window is still short.
 
     Attributes:
         sample_interval: Seconds per window slot; samples closer than this share a
