@@ -159,7 +159,7 @@ class Response:
         """Status and reason as WSGI wants them, e.g. ``"404 Not Found"``."""
         return f"{self.status} {self.reason}"
 
-    def json(self) -> Any:  # noqa: ANN401 - JSON decodes to any shape
+    def json(self) -> Any:
         """The body, decoded from JSON."""
         return json.loads(self.body)
 
@@ -229,7 +229,7 @@ def _retry_after(seconds: float) -> str:
     return str(min(_MAX_RETRY_AFTER, max(1, math.ceil(seconds))))
 
 
-class _BadRequest(Exception):  # noqa: N818 - internal control flow, never leaves this module
+class _BadRequestError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -239,7 +239,7 @@ def _details_flag(query: str) -> bool:
     try:
         pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=_MAX_QUERY_FIELDS)
     except ValueError:
-        raise _BadRequest(
+        raise _BadRequestError(
             f"The query string has more than {_MAX_QUERY_FIELDS} parameters."
         ) from None
     chosen: dict[bool, str] = {}
@@ -252,11 +252,11 @@ def _details_flag(query: str) -> bool:
         elif lowered in ("false", "0"):
             chosen.setdefault(False, value)
         else:
-            raise _BadRequest(
+            raise _BadRequestError(
                 f"Query parameter 'details' must be true, false, 1 or 0; got {_quote(value)}."
             )
     if len(chosen) > 1:
-        raise _BadRequest(
+        raise _BadRequestError(
             "Query parameter 'details' was given conflicting values: "
             f"{_quote(chosen[True])} and {_quote(chosen[False])}."
         )
@@ -321,11 +321,11 @@ class MemwatchAPI:
     def watcher(self) -> Watcher:
         """The watcher this API serves (the process-wide default unless one was given)."""
         if self._watcher is None:
-            with self._watcher_lock:
-                if self._watcher is None:
-                    from memwatch.watcher import default_watcher  # noqa: PLC0415 - lazy: starts it
+            from memwatch.watcher import default_watcher  # noqa: PLC0415 - lazy: it starts a watcher
 
-                    self._watcher = default_watcher()
+            with self._watcher_lock:
+                # default_watcher() is process-wide: a second caller gets the same one.
+                self._watcher = self._watcher or default_watcher()
         return self._watcher
 
     @property
@@ -405,7 +405,7 @@ class MemwatchAPI:
     def handle(self, request: Request) -> Response:
         """Answer one request. Never raises: unexpected errors become a 500 problem."""
         try:
-            return self._dispatch(request)
+            response = self._dispatch(request)
         except Exception:
             with self._errors_lock:
                 self._internal_errors += 1
@@ -414,9 +414,13 @@ class MemwatchAPI:
                 _quote(request.method),
                 _quote(request.path),
             )
-            return self._problem(
+            response = self._problem(
                 500, "memwatch failed to answer this request; the server log has details."
             )
+        if request.method == "HEAD":
+            # HEAD answers what GET would, headers included, without the body.
+            return attrs.evolve(response, body=b"")
+        return response
 
     def _dispatch(self, request: Request) -> Response:
         if self._relative(request.path) is None:
@@ -447,15 +451,12 @@ class MemwatchAPI:
         profile_id = params.get("id")
         if profile_id is not None and not _ID_PATTERN.fullmatch(profile_id):
             return self._problem(404, f"No memory profile with id {_quote(profile_id)}.")
-        response = self._run(route, request, params)
-        if request.method == "HEAD":
-            return attrs.evolve(response, body=b"")
-        return response
+        return self._run(route, request, params)
 
     def _run(self, route: Route, request: Request, params: dict[str, str]) -> Response:
         try:
             return self._handlers[route.name](request, params)
-        except _BadRequest as exc:
+        except _BadRequestError as exc:
             return self._problem(400, exc.detail)
         except ProfileNotFoundError as exc:
             return self._problem(404, f"No memory profile with id {_quote(exc.profile_id)}.")
