@@ -328,8 +328,8 @@ class TrendConfig:
     ``benchmarks/detector_figures.py``: a 1 MB/s leak is reported 85 s after start
     (worst 160 s on a 300 MB heap), a 1 MiB/min leak on a 50 MB heap after about
     7 minutes (worst 10), and 10 of 10,000 stable ten-minute series (noise,
-    sawtooth, one-off cache fill, churn) fired, all within the first minutes,
-    where the window is still short.
+    sawtooth, one-off cache fill, churn) fired, all between 85 s and 260 s, while
+    the window is still short.
 
     Attributes:
         sample_interval: Seconds per window slot; samples closer than this share a
