@@ -210,6 +210,7 @@ def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -
     deadline = None if time_budget is None else started + time_budget
     taken_at = dt.datetime.now(dt.timezone.utc)
     frozen = gc.get_freeze_count()
+    _list_items_offset()  # its first call imports ctypes: before the heap is listed
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -1,0 +1,241 @@
+"""Heap diffs: what changed between two censuses, in the shape of Node memwatch's HeapDiff.
+
+Objects are matched by identity (``id()``) type by type: ``"+"`` counts the
+objects of a type present in the second census but not the first, ``"-"`` the
+reverse, and ``size_bytes`` is the net change of that type's shallow bytes. Like
+the census itself, a diff covers gc-tracked objects only; when tracemalloc was
+tracing during both censuses it also names the source lines whose live memory
+changed most. See :mod:`memwatch.census` for what identity by ``id()`` can and
+cannot tell apart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from memwatch.census import Census, bookkeeping, take_census, type_name
+from memwatch.models import AllocationSite, DiffDetail, HeapChange, HeapDiffReport, HeapSummary
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+__all__ = ["HeapDiff", "diff_censuses", "type_name"]
+
+
+def diff_censuses(
+    before: Census, after: Census, *, max_details: int = 100, max_sites: int = 20
+) -> HeapDiffReport:
+    """Diff two censuses into memwatch's HeapDiff report.
+
+    Args:
+        before: The baseline census.
+        after: The later census.
+        max_details: At most this many types in ``change.details`` (the largest
+            absolute byte changes); ``change.details_capped`` says when some were cut.
+        max_sites: At most this many allocation sites in ``change.allocation_sites``.
+
+    Returns:
+        The report. ``elapsed_seconds`` is the time of ``after``'s census plus
+        this diff; ``allocation_sites`` is empty unless both censuses recorded sites.
+
+    Raises:
+        ValueError: ``max_details`` or ``max_sites`` is negative.
+    """
+    _check_limit("max_details", max_details)
+    _check_limit("max_sites", max_sites)
+    started = time.perf_counter()
+    old, new = before.types, after.types
+    details: list[DiffDetail] = []
+    allocated_nodes = freed_nodes = 0
+    for name in {**old, **new}:
+        was, now = old.get(name), new.get(name)
+        if was is None:
+            allocated, freed, size = now.nodes, 0, now.size_bytes  # type: ignore[union-attr]
+        elif now is None:
+            allocated, freed, size = 0, was.nodes, -was.size_bytes
+        else:
+            allocated, freed = _identity_change(was.ids, now.ids)
+            size = now.size_bytes - was.size_bytes
+        allocated_nodes += allocated
+        freed_nodes += freed
+        if allocated or freed or size:
+            details.append(DiffDetail(what=name, size_bytes=size, allocated=allocated, freed=freed))
+    details.sort(key=lambda detail: (-abs(detail.size_bytes), detail.what))
+    change = HeapChange(
+        size_bytes=after.size_bytes - before.size_bytes,
+        freed_nodes=freed_nodes,
+        allocated_nodes=allocated_nodes,
+        details=tuple(details[:max_details]),
+        details_capped=len(details) > max_details,
+        allocation_sites=_site_changes(before, after, max_sites),
+    )
+    return HeapDiffReport(
+        timestamp=after.taken_at,
+        before=HeapSummary(nodes=before.nodes, size_bytes=before.size_bytes),
+        after=HeapSummary(nodes=after.nodes, size_bytes=after.size_bytes),
+        change=change,
+        partial=before.partial or after.partial,
+        frozen_objects=after.frozen_objects,
+        elapsed_seconds=after.elapsed_seconds + (time.perf_counter() - started),
+    )
+
+
+def _check_limit(name: str, value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def _identity_change(before: memoryview, after: memoryview) -> tuple[int, int]:
+    """(allocated, freed): ids in ``after`` only, and ids in ``before`` only.
+
+    A census lists each type's ids oldest generation first, so two censuses
+    usually share a long common prefix; it is found with a few C-level slice
+    comparisons and only the rest goes through sets. The prefix ids are in both
+    censuses, and ids are unique within one census, so no id of one rest can
+    match a prefix id of the other.
+    """
+    common = _common_prefix(before, after)
+    rest_before, rest_after = before[common:], after[common:]
+    if not rest_before or not rest_after:
+        return len(rest_after), len(rest_before)
+    small, large = sorted((rest_before, rest_after), key=len)
+    shared = len(set(small).intersection(large))
+    return len(rest_after) - shared, len(rest_before) - shared
+
+
+def _common_prefix(first: memoryview, second: memoryview) -> int:
+    """The length of the longest common prefix of two id sequences."""
+    high = min(len(first), len(second))
+    if first[:high] == second[:high]:
+        return high
+    low = 0  # first[:low] == second[:low] holds; first[:high] != second[:high]
+    while high - low > 1:
+        middle = (low + high) // 2
+        if first[:middle] == second[:middle]:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _site_changes(before: Census, after: Census, limit: int) -> tuple[AllocationSite, ...]:
+    """The lines whose live traced memory changed most, as ``compare_to(..., "lineno")``.
+
+    A census keeps per-line totals rather than the whole tracemalloc snapshot
+    (which holds every live trace), so the comparison is made here.
+    """
+    old, new = before.sites, after.sites
+    if old is None or new is None:
+        return ()
+    changes: list[AllocationSite] = []
+    for file, line in {**old, **new}:
+        size_was, count_was = old.get((file, line), (0, 0))
+        size_now, count_now = new.get((file, line), (0, 0))
+        if size_now != size_was or count_now != count_was:
+            changes.append(
+                AllocationSite(
+                    file=file,
+                    line=line,
+                    size_bytes=size_now - size_was,
+                    count=count_now - count_was,
+                )
+            )
+    changes.sort(key=lambda site: (-abs(site.size_bytes), -abs(site.count), site.file, site.line))
+    return tuple(changes[:limit])
+
+
+@bookkeeping
+class HeapDiff:
+    """Like Node memwatch's ``new memwatch.HeapDiff()`` ... ``hd.end()``.
+
+    Creating one takes the baseline census; :meth:`end` takes the second and
+    returns the same report the HTTP API serves. It also works as a context
+    manager, which ends it on exit::
+
+        with HeapDiff() as hd:
+            handle_requests()
+        print(hd.report.change.details[:5])
+
+    The baseline is released once the diff is made. A HeapDiff is never
+    counted by a census, so it does not show up in its own diff.
+    """
+
+    __slots__ = ("_before", "_ending", "_max_details", "_max_sites", "_report", "_time_budget")
+
+    def __init__(
+        self, *, max_details: int = 100, max_sites: int = 20, time_budget: float | None = None
+    ) -> None:
+        """Take the baseline census.
+
+        Args:
+            max_details: At most this many types in the report's details.
+            max_sites: At most this many allocation sites (when tracemalloc traces).
+            time_budget: Seconds each of the two censuses may take; see
+                :func:`memwatch.census.take_census`.
+
+        Raises:
+            ValueError: A limit or the time budget is negative.
+        """
+        _check_limit("max_details", max_details)
+        _check_limit("max_sites", max_sites)
+        self._max_details = max_details
+        self._max_sites = max_sites
+        self._time_budget = time_budget
+        self._ending = threading.Lock()
+        self._report: HeapDiffReport | None = None
+        self._before: Census | None = take_census(time_budget=time_budget)
+
+    @property
+    def before(self) -> Census | None:
+        """The baseline census; ``None`` once the diff has been made."""
+        return self._before
+
+    @property
+    def report(self) -> HeapDiffReport:
+        """The report :meth:`end` returned.
+
+        Raises:
+            RuntimeError: :meth:`end` has not completed yet.
+        """
+        if self._report is None:
+            raise RuntimeError("HeapDiff has not ended yet: call end() first")
+        return self._report
+
+    def end(self) -> HeapDiffReport:
+        """Take the second census and diff it against the baseline.
+
+        Returns:
+            The report (also kept as :attr:`report`).
+
+        Raises:
+            RuntimeError: ``end()`` was already called.
+        """
+        if not self._ending.acquire(blocking=False):
+            raise RuntimeError("HeapDiff.end() was already called")
+        before = self._before
+        if before is None:  # pragma: no cover - the lock admits one caller only
+            raise RuntimeError("HeapDiff.end() was already called")
+        after = take_census(time_budget=self._time_budget)
+        self._report = diff_censuses(
+            before, after, max_details=self._max_details, max_sites=self._max_sites
+        )
+        self._before = None
+        return self._report
+
+    def __enter__(self) -> Self:
+        """Return this HeapDiff; its baseline was taken when it was created."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """End the diff unless :meth:`end` was already called; never swallow an exception."""
+        if not self._ending.locked():
+            self.end()
