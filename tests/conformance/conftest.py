@@ -47,8 +47,12 @@ THINGS_PER_REQUEST = 100
 
 
 def leak() -> str:
-    """Keep THINGS_PER_REQUEST new LeakyThings forever (until the test clears LEAKED)."""
-    LEAKED.extend(LeakyThing(bytes(1024)) for _ in range(THINGS_PER_REQUEST))
+    """Keep THINGS_PER_REQUEST new LeakyThings forever (until the test clears LEAKED).
+
+    One tuple per request keeps them: a flat list of every thing would itself
+    grow by hundreds of kilobytes at each resize and could top the diff.
+    """
+    LEAKED.append(tuple(LeakyThing(bytes(1024)) for _ in range(THINGS_PER_REQUEST)))
     return "leaked"
 
 
@@ -219,6 +223,6 @@ def serve(adapter: str) -> Iterator[Callable[..., Served]]:
 
 @pytest.fixture
 def leaked() -> Iterator[list[Any]]:
-    """What the /leak route has kept so far; emptied after the test."""
+    """What the /leak route has kept so far (a tuple per request); emptied after the test."""
     yield LEAKED
     LEAKED.clear()
