@@ -277,12 +277,12 @@ def _group_by_type(deadline: float | None) -> tuple[dict[type, list[object]], bo
     append = list.append
     for objects in (old, middle, young):
         for position in range(0, len(objects), _CHUNK):
+            # Checked before each chunk but the first: a census always makes some progress.
+            if groups and _expired(deadline):
+                return _without_bookkeeping(groups), True
             chunk = objects[position : position + _CHUNK]
             # C-level bulk work: no Python bytecode runs per object.
             deque(map(append, map(group_of, map(type, chunk)), chunk), 0)
-            if _expired(deadline):
-                del old, middle, young, objects, chunk
-                return _without_bookkeeping(groups), True
     return _without_bookkeeping(groups), False
 
 
@@ -298,7 +298,7 @@ def _tally(
     """Count, shallow bytes and ids per type name (types sharing a name are merged)."""
     tallies: dict[str, tuple[int, int, list[bytes]]] = {}
     for tp, objects in groups.items():
-        if _expired(deadline):
+        if tallies and _expired(deadline):
             return tallies, True
         name = type_name(tp)
         size = _shallow_bytes(tp, objects)
@@ -395,7 +395,8 @@ def _list_items_offset() -> int | None:
         return None
     probe: list[object] = [_T, _BOOKKEEPING, _CHUNK]
     # Five words lie within any list object on any build; read nothing beyond them.
-    words = tuple((ctypes.c_size_t * 5).from_address(id(probe)))
+    # (No ctypes array type: it would be a new class, freed later and seen by a census.)
+    words = tuple(ctypes.c_size_t.from_address(id(probe) + i * _ID_BYTES).value for i in range(5))
     if not _is_list_header(words, probe):
         return None  # pragma: no cover - a non-default build
     offset = 3 * _ID_BYTES
