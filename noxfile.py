@@ -48,6 +48,17 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Run the docs' code examples, then build the site with warnings as errors."""
+    session.install(*_group("docs"))
+    session.install(*PACKAGES)
+    session.run("pytest", "docs", "-q", "-p", "no:cacheprovider")
+    out = session.posargs or [str(ROOT / "docs" / "_build" / "html")]
+    session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", *out)
+    session.log(f"open {out[0]}/index.html")
+
+
+@nox.session
 def dev(session: nox.Session) -> None:
     """Install every package editable, with all test tools, into .venv (one command)."""
     session.run("python", "-m", "venv", str(ROOT / ".venv"), external=True)
