@@ -86,7 +86,7 @@ class Memwatch:
         The fallback sends unknown paths and wrong methods under the prefix to
         the core too, so they get its 404/405 problem+json rather than HTML.
         """
-        bp = flask.Blueprint("memwatch", __name__, url_prefix=self.api.prefix.rstrip("/") or None)
+        bp = flask.Blueprint("memwatch", __name__, url_prefix=self.api.prefix or None)
         for route in self.api.routes:
             bp.add_url_rule(
                 _PARAM.sub(r"<\1>", route.template),
@@ -95,7 +95,8 @@ class Memwatch:
                 methods=[route.method],
                 provide_automatic_options=False,
             )
-        for rule in ("/", "/<path:rest>"):
+        # At the root a fallback would turn the app's own 404s and 405s into memwatch's.
+        for rule in ("/", "/<path:rest>") if self.api.prefix else ():
             bp.add_url_rule(
                 rule,
                 endpoint="fallback" if rule == "/" else "fallback_path",
