@@ -21,7 +21,7 @@ import contextlib
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest

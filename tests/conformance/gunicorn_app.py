@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import flask
+
 from memwatch.auth import allow_all
 from memwatch_flask import Memwatch
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,7 +21,6 @@ from contract import (
 )
 from memwatch.auth import allow_all, bearer_token, read_only
 from memwatch.watcher import Watcher
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

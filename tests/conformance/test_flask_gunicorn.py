@@ -1,4 +1,4 @@
-"""Flask under gunicorn with two forked workers: each answers with its own pid and its own watcher."""
+"""Flask under gunicorn with two forked workers: each answers with its own pid and watcher."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from contract import assert_common_headers, assert_valid
 
 pytest.importorskip("memwatch_flask")
 pytest.importorskip("gunicorn")
 
 HERE = Path(__file__).parent
+CLOSE = {"Connection": "close"}
 
 
 def _free_port() -> int:
@@ -33,7 +35,7 @@ def _parent_of(pid: int) -> int:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads worker parentage from /proc")
 def test_flask_under_gunicorn_each_worker_answers_for_its_own_process():
-    """Status under gunicorn names the worker that answered, a child of the master, not the master."""
+    """Under gunicorn each answer names the worker that gave it, a child of the master."""
     port = _free_port()
     master = subprocess.Popen(
         [

@@ -10,13 +10,13 @@ capture. Every loop is bounded in requests and in time.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
 from contract import assert_valid
 from memwatch.auth import allow_all
 from memwatch.watcher import Watcher
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -13,12 +13,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from jsonschema import Draft202012Validator, FormatChecker
+from openapi_spec_validator import validate
+
 from memwatch.auth import allow_all
 from memwatch.http import MemwatchAPI, Request
 from memwatch.schemas import SCHEMA_NAMES, load_schema
 from memwatch.watcher import Watcher
 from memwatch_fastapi import memwatch_lifespan, memwatch_router, openapi_schema
-from openapi_spec_validator import validate
 
 
 @pytest.fixture

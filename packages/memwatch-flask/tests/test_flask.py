@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import flask
 import pytest
+
 from memwatch.auth import allow_all, bearer_token
 from memwatch.http import MemwatchAPI
 from memwatch.watcher import Watcher
@@ -73,7 +74,7 @@ def test_routes_are_named_blueprint_endpoints(watcher):
 
 
 def test_options_and_unknown_methods_reach_the_core(watcher):
-    """OPTIONS gets the core's 204 with Allow, and an unserved method its 405 problem, not Flask's."""
+    """OPTIONS gets the core's 204 with Allow and an unserved method its 405, not Flask's."""
     client = flask.Flask("methods")
     Memwatch(client, auth=allow_all(), watcher=watcher)
     test_client = client.test_client()

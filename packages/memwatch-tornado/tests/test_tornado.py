@@ -11,13 +11,14 @@ import os
 
 import httpx
 import pytest
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import Application, RequestHandler
+
 from contract import assert_problem
 from memwatch.auth import allow_all
 from memwatch.watcher import Watcher
 from memwatch_tornado import memwatch_handlers
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
-from tornado.web import Application, RequestHandler
 
 
 class Hello(RequestHandler):
@@ -80,7 +81,7 @@ def test_other_tornado_errors_are_problems_through_write_error(watcher):
     handler_class = app.wildcard_router.rules[0].target
     original = handler_class._serve
 
-    async def broken(self):
+    async def broken(_self):
         raise RuntimeError("boom")
 
     handler_class._serve = broken

@@ -88,7 +88,7 @@ def openapi_schema(name: str) -> dict[str, Any]:
     return inlined
 
 
-def _inline(node: Any, defs: dict[str, Any]) -> Any:  # noqa: ANN401 - any JSON value
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [_inline(item, defs) for item in node]
     if not isinstance(node, dict):
@@ -214,7 +214,7 @@ def memwatch_lifespan(
     """
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Any) -> AsyncIterator[None]:  # noqa: ANN401 - any ASGI app
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
         running = watcher if watcher is not None else default_watcher()
         running.start()
         try:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from tornado.ioloop import IOLoop
-from tornado.web import RequestHandler, URLSpec
+from tornado.routing import URLSpec
+from tornado.web import RequestHandler
 
 from memwatch.http import MemwatchAPI, Request, Response
 
