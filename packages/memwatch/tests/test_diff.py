@@ -278,7 +278,37 @@ def test_identity_change_matches_set_arithmetic(
     rest = data.draw(st.permutations(sorted(after_set - set(prefix))))
     after = prefix + list(rest)
     expected = (len(set(after) - set(before)), len(set(before) - set(after)))
-    assert diff_module._identity_change(ids(before), ids(after)) == expected
+    resync_from = data.draw(st.sampled_from([0, 4096]))
+    assert (
+        diff_module._identity_change(ids(before), ids(after), resync_from=resync_from) == expected
+    )
+
+
+@given(
+    size=st.integers(0, 3000),
+    freed=st.sets(st.integers(0, 2999), max_size=200),
+    born=st.integers(0, 300),
+    swaps=st.lists(st.tuples(st.integers(0, 2999), st.integers(0, 2999)), max_size=20),
+)
+def test_identity_change_on_census_like_changes(
+    size: int, freed: set[int], born: int, swaps: list[tuple[int, int]]
+) -> None:
+    """Old objects freed, new ones appended and a few moved: the counts are exact."""
+    before = list(range(size))
+    after = [i for i in before if i not in freed] + list(range(10_000, 10_000 + born))
+    for a, b in swaps:
+        if a < len(after) and b < len(after):
+            after[a], after[b] = after[b], after[a]
+    expected = (len(set(after) - set(before)), len(set(before) - set(after)))
+    assert diff_module._identity_change(ids(before), ids(after), resync_from=0) == expected
+
+
+def test_identity_change_gives_up_resyncing_on_unrelated_orders() -> None:
+    """Two orders with no common runs (one reversed) still give exact counts."""
+    before = list(range(40_000))
+    after = [*reversed(before[:30_000]), *range(50_000, 50_500)]
+    got = diff_module._identity_change(ids(before), ids(after), resync_from=0)
+    assert got == (500, 10_000)
 
 
 def test_common_prefix_lengths() -> None:
@@ -286,5 +316,6 @@ def test_common_prefix_lengths() -> None:
     prefix = diff_module._common_prefix
     assert prefix(ids([1, 2, 3]), ids([1, 2, 3, 4])) == 3
     assert prefix(ids([1, 2, 3]), ids([9, 2, 3])) == 0
-    assert prefix(ids(list(range(100))), ids([*range(77), 0, 1])) == 77
     assert prefix(ids([]), ids([5])) == 0
+    for k in (1, 15, 16, 17, 77, 1000, 4095):
+        assert prefix(ids(list(range(5000))), ids([*range(k), -1 % 2**64])) == k

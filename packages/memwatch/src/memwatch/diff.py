@@ -89,30 +89,83 @@ def _check_limit(name: str, value: int) -> None:
         raise ValueError(f"{name} must be >= 0, got {value!r}")
 
 
-def _identity_change(before: memoryview, after: memoryview) -> tuple[int, int]:
+# Past this many ids, a mismatch is first resynchronised within a small window (one
+# freed old object then costs a few microseconds, not a set of the whole rest).
+_RESYNC_FROM = 4096
+_RESYNC_WINDOW = 64
+_MAX_RESYNCS = 256
+
+
+def _identity_change(
+    before: memoryview, after: memoryview, *, resync_from: int = _RESYNC_FROM
+) -> tuple[int, int]:
     """(allocated, freed): ids in ``after`` only, and ids in ``before`` only.
 
-    A census lists each type's ids oldest generation first, so two censuses
-    usually share a long common prefix; it is found with a few C-level slice
-    comparisons and only the rest goes through sets. The prefix ids are in both
-    censuses, and ids are unique within one census, so no id of one rest can
-    match a prefix id of the other.
+    A census lists each type's ids oldest generation first, and the oldest
+    generation changes little between censuses: mostly objects freed from it
+    and new ones appended. So the two sequences are walked in long common runs
+    (found with C-level slice comparisons); at a mismatch, the next id of one
+    side is looked for in a small window of the other, which skips a freed or
+    an inserted object. What is not matched that way goes through sets. Ids
+    are unique within a census, so an id matched in a common run cannot equal
+    an unmatched id of the other side: the counts are exact.
     """
-    common = _common_prefix(before, after)
-    rest_before, rest_after = before[common:], after[common:]
-    if not rest_before or not rest_after:
-        return len(rest_after), len(rest_before)
-    small, large = sorted((rest_before, rest_after), key=len)
-    shared = len(set(small).intersection(large))
-    return len(rest_after) - shared, len(rest_before) - shared
+    i = j = resyncs = 0
+    unmatched_before: list[memoryview] = []
+    unmatched_after: list[memoryview] = []
+    while True:
+        common = _common_prefix(before[i:], after[j:])
+        i += common
+        j += common
+        if (
+            i == len(before)
+            or j == len(after)
+            or len(before) - i < resync_from
+            or resyncs == _MAX_RESYNCS
+        ):
+            break
+        resyncs += 1
+        skip_before = _offset_in(after[j], before[i + 1 : i + 1 + _RESYNC_WINDOW]) + 1
+        skip_after = (
+            0 if skip_before else _offset_in(before[i], after[j + 1 : j + 1 + _RESYNC_WINDOW]) + 1
+        )
+        if not skip_before and not skip_after:
+            skip_before = skip_after = _RESYNC_WINDOW
+        unmatched_before.append(before[i : i + skip_before])
+        unmatched_after.append(after[j : j + skip_after])
+        i += skip_before
+        j += skip_after
+    unmatched_before.append(before[i:])
+    unmatched_after.append(after[j:])
+    gone: set[int] = set()
+    for part in unmatched_before:
+        gone.update(part)
+    candidates = len(gone)
+    for part in unmatched_after:
+        gone.difference_update(part)
+    shared = candidates - len(gone)
+    return sum(map(len, unmatched_after)) - shared, len(gone)
+
+
+def _offset_in(value: int, window: memoryview) -> int:
+    """Where ``value`` first is in ``window``, or -1."""
+    items = window.tolist()
+    return items.index(value) if value in items else -1
 
 
 def _common_prefix(first: memoryview, second: memoryview) -> int:
-    """The length of the longest common prefix of two id sequences."""
-    high = min(len(first), len(second))
-    if first[:high] == second[:high]:
-        return high
-    low = 0  # first[:low] == second[:low] holds; first[:high] != second[:high]
+    """The length of the longest common prefix of two id sequences.
+
+    Galloping then bisecting keeps the comparisons proportional to the prefix
+    found, whether it is short (a run of changes) or long (a stable stretch).
+    """
+    limit = min(len(first), len(second))
+    if first[:limit] == second[:limit]:
+        return limit
+    low, size = 0, 16  # first[:low] == second[:low] holds
+    while size < limit and first[:size] == second[:size]:
+        low, size = size, size * 2
+    high = min(size, limit)  # first[:high] != second[:high]
     while high - low > 1:
         middle = (low + high) // 2
         if first[:middle] == second[:middle]:
