@@ -118,8 +118,8 @@ def _identity_change(
         i += common
         j += common
         if (
-            i == len(before)
-            or j == len(after)
+            i >= len(before)
+            or j >= len(after)
             or len(before) - i < resync_from
             or resyncs == _MAX_RESYNCS
         ):
