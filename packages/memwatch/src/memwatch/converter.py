@@ -71,7 +71,9 @@ def configure_converter(conv: cattrs.Converter) -> None:
     conv.register_structure_hook_func(is_optional_datetime, _structure_timestamp)
 
     def unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
-        base = make_dict_unstructure_fn(cls, conv, **_json_overrides(cls))
+        base: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
+            cls, conv, **_json_overrides(cls)
+        )
         if "size_bytes" in attrs.fields_dict(cls):
             return _with_size(base)
         return base

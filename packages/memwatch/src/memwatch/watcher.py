@@ -142,6 +142,7 @@ class Watcher:
         self._last_gc = GCStats()
         self._last_leak = LeakReport()
         self._last_diff = HeapDiffReport()
+        self._last_fed = float("-inf")
         self._last_auto_capture: float | None = None
         self._auto_started: float | None = None
         self._auto_id: str | None = None
@@ -229,26 +230,46 @@ class Watcher:
         errors are counted and shown in :meth:`status`.
         """
         try:
-            samples = self._collector.drain()
             now = self._clock()
-            if (
-                not samples
-                and self.running
-                and now - self._collector.last_sample_time >= (self.sample_interval)
-            ):
-                samples = [self._collector.sample_now()]
-            for sample in samples:
-                self._feed(sample)
+            with self._state:
+                samples = self._collector.drain()
+                if (
+                    not samples
+                    and self.running
+                    and (now - self._collector.last_sample_time >= self.sample_interval)
+                ):
+                    samples = [self._collector.sample_now()]
+                leaks = self._feed(samples)
+            self._after_leaks(leaks)
             self._maybe_end_auto_capture(now)
         except Exception as exc:  # noqa: BLE001 - the watcher must never hurt the service
             self._note_error(exc)
 
-    def _feed(self, sample: Sample) -> None:
-        for event in self._detector.feed(sample):
-            if isinstance(event, StatsEvent):
-                self._record_stats(event)
-            elif isinstance(event, LeakEvent):
-                self._record_leak(event)
+    def _feed(self, samples: list[Sample]) -> list[LeakEvent]:
+        """Feed samples in time order; the caller holds ``_state``.
+
+        A sample older than the last one fed (a collection in another thread
+        queued it while a forced sample was being fed) is dropped: the
+        detector needs time to move forward, and one sample less costs nothing.
+        """
+        leaks: list[LeakEvent] = []
+        for sample in samples:
+            if sample.time < self._last_fed:
+                continue
+            self._last_fed = sample.time
+            for event in self._detector.feed(sample):
+                if isinstance(event, StatsEvent):
+                    self._record_stats(event)
+                elif isinstance(event, LeakEvent):
+                    self._record_leak(event)
+                    leaks.append(event)
+        return leaks
+
+    def _after_leaks(self, leaks: list[LeakEvent]) -> None:
+        """Auto-capture for new leak events, outside the state lock (a census takes a while)."""
+        if self.auto_capture:
+            for event in leaks:
+                self._auto_capture_on_leak(event.time)
 
     def _record_stats(self, event: StatsEvent) -> None:
         stats = GCStats(
@@ -278,8 +299,6 @@ class Watcher:
             self._last_leak = report
             self._last_event = "leak"
         logger.warning("memwatch: leak detected in pid %d: %s", os.getpid(), event.reason)
-        if self.auto_capture:
-            self._auto_capture_on_leak(event.time)
 
     def _auto_capture_on_leak(self, now: float) -> None:
         if self._auto_id is not None:
@@ -358,10 +377,13 @@ class Watcher:
     def force_gc(self) -> GCResult:
         """Run a full collection now, take a sample after it, and return the stats."""
         collected = gc.collect()
-        sample = self._collector.sample_now(full=True)
         with self._state:
-            self._feed(sample)
-            return GCResult(last_gc=self._last_gc, collected=collected)
+            # Samples the collection itself queued come first, so time only moves forward.
+            samples = [*self._collector.drain(), self._collector.sample_now(full=True)]
+            leaks = self._feed(samples)
+            result = GCResult(last_gc=self._last_gc, collected=collected)
+        self._after_leaks(leaks)
+        return result
 
     def start_profile(self) -> Profile:
         """Start a manual profile: take the baseline census now.

@@ -1,0 +1,371 @@
+"""The watcher wires collector, detector and profiles together and never hurts its host."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+import memwatch
+from memwatch import profiles as profiles_module
+from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
+from memwatch.store import MemoryProfileStore
+from memwatch.watcher import Watcher, default_watcher
+
+MIB = 1024 * 1024
+
+
+class ScriptedProbe:
+    """A probe that reads the next value of a script: a heap whose size the test decides."""
+
+    name = "scripted"
+
+    def __init__(self, start: int = 50 * MIB, step: int = 0) -> None:
+        self.value = start
+        self.step = step
+
+    def read(self) -> int:
+        self.value += self.step
+        return self.value
+
+
+class FailingProbe:
+    """A probe that always fails, as a broken platform probe would."""
+
+    name = "failing"
+
+    def read(self) -> int:
+        raise OSError("statm vanished")
+
+
+class LeakedWidget:
+    """Instances of this class are what the profile diffs must name."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def our_callbacks(watcher: Watcher) -> list[object]:
+    return [cb for cb in gc.callbacks if getattr(cb, "__self__", None) is watcher._collector]
+
+
+def test_start_and_stop_are_idempotent_and_install_one_callback():
+    """Starting twice installs one callback; stopping twice removes it and the thread."""
+    watcher = Watcher(probe=ScriptedProbe(), background=True)
+    try:
+        watcher.start()
+        watcher.start()
+        assert watcher.running
+        assert len(our_callbacks(watcher)) == 1
+        assert watcher._thread is not None
+        assert watcher._thread.is_alive()
+    finally:
+        watcher.stop()
+        watcher.stop()
+    assert not watcher.running
+    assert our_callbacks(watcher) == []
+    assert watcher._thread is None
+
+
+def test_context_manager_starts_and_stops():
+    """`with Watcher()` watches inside the block only."""
+    with Watcher(probe=ScriptedProbe(), background=False) as watcher:
+        assert watcher.running
+    assert not watcher.running
+
+
+def test_invalid_sample_interval_is_refused():
+    """A non-positive sample interval is a clear configuration error."""
+    with pytest.raises(ValueError, match="sample_interval must be positive"):
+        Watcher(sample_interval=0)
+
+
+def test_poll_turns_collections_into_stats():
+    """After collections and a poll, status shows the stats event with counts and a timestamp."""
+    with Watcher(probe=ScriptedProbe(), background=False, sample_interval=0.001) as watcher:
+        gc.collect(0)
+        gc.collect()
+        watcher.poll()
+        status = watcher.status()
+    assert status.last_event == "stats"
+    assert status.last_gc.timestamp is not None
+    assert status.last_gc.num_full_gc >= 1
+    assert status.last_gc.current_base > 0
+    assert status.watcher.collections >= 2
+    assert status.watcher.samples >= 1
+    assert status.watcher.probe == "scripted"
+    assert status.watcher.mode == "trend"
+    assert status.process is not None
+    assert status.process.pid == os.getpid()
+    assert status.process.gc_thresholds == gc.get_threshold()
+
+
+def test_poll_samples_on_a_timer_when_nothing_collects():
+    """With no collection for a sample interval, poll takes a fallback sample itself."""
+    now = [100.0]
+    watcher = Watcher(
+        probe=ScriptedProbe(), background=False, sample_interval=5.0, clock=lambda: now[0]
+    )
+    with watcher:
+        watcher.poll()
+        taken = watcher.status().watcher.samples
+        now[0] += 1.0
+        watcher.poll()
+        assert watcher.status().watcher.samples == taken
+        now[0] += 5.0
+        watcher.poll()
+        assert watcher.status().watcher.samples == taken + 1
+
+
+def test_force_gc_reports_a_full_collection():
+    """A forced collection counts as full and returns the stats taken right after it."""
+    with Watcher(probe=ScriptedProbe(), background=False) as watcher:
+        result = watcher.force_gc()
+    assert result.last_gc.num_full_gc >= 1
+    assert result.collected >= 0
+    assert result.last_gc.current_base == watcher.status().last_gc.current_base
+
+
+def test_a_manual_profile_names_what_was_allocated():
+    """Start, allocate, end: the diff names the class with a '+' of the right order."""
+    watcher = Watcher(probe=ScriptedProbe(), background=False)
+    started = watcher.start_profile()
+    assert started.state == "running"
+    assert started.trigger == "manual"
+    assert started.pid == os.getpid()
+    kept = [LeakedWidget(i) for i in range(3000)]
+    ended = watcher.end_profile(started.id)
+    assert ended.state == "complete"
+    assert ended.ended is not None
+    assert ended.last_event == "diff"
+    details = {d.what: d for d in ended.last_diff.change.details}
+    widget = details[f"{__name__}.LeakedWidget"]
+    assert 3000 <= widget.allocated <= 3100
+    assert widget.size_bytes > 0
+    status = watcher.status()
+    assert status.last_event == "diff"
+    assert status.last_diff == ended.last_diff
+    assert watcher.get_profile(started.id) == ended
+    assert [p.id for p in watcher.list_profiles()] == [started.id]
+    del kept
+
+
+def test_profile_conflicts_and_unknown_ids():
+    """A second manual start is a conflict naming the running one; ending twice conflicts too."""
+    watcher = Watcher(probe=ScriptedProbe(), background=False)
+    first = watcher.start_profile()
+    with pytest.raises(ProfileConflictError, match=first.id) as info:
+        watcher.start_profile()
+    assert info.value.profile_id == first.id
+    watcher.end_profile(first.id)
+    with pytest.raises(ProfileConflictError, match="complete, not running"):
+        watcher.end_profile(first.id)
+    for call in (watcher.get_profile, watcher.end_profile, watcher.delete_profile):
+        with pytest.raises(ProfileNotFoundError):
+            call("nope")
+    watcher.delete_profile(first.id)
+    assert watcher.list_profiles() == []
+
+
+def test_deleting_a_running_profile_abandons_it():
+    """A deleted running profile cannot be ended and frees the way for a new one."""
+    watcher = Watcher(probe=ScriptedProbe(), background=False)
+    running = watcher.start_profile()
+    watcher.delete_profile(running.id)
+    with pytest.raises(ProfileNotFoundError):
+        watcher.end_profile(running.id)
+    assert watcher.start_profile().state == "running"
+
+
+def test_censuses_are_single_flight():
+    """While a census runs, another profile request is refused with a retry delay."""
+    watcher = Watcher(probe=ScriptedProbe(), background=False)
+    profiler = watcher._profiler
+    assert profiler._census_lock.acquire(timeout=5)
+    try:
+        with pytest.raises(CensusBusyError) as info:
+            watcher.start_profile()
+        assert info.value.retry_after >= 1
+    finally:
+        profiler._census_lock.release()
+    assert watcher.start_profile().state == "running"
+
+
+def test_a_failing_census_fails_the_profile_not_the_caller(monkeypatch):
+    """A census that raises leaves the profile 'failed' with the error, stored and readable."""
+    watcher = Watcher(probe=ScriptedProbe(), background=False)
+    running = watcher.start_profile()
+
+    def broken_census(**_: object) -> object:
+        raise MemoryError("census ran out of memory")
+
+    monkeypatch.setattr(profiles_module, "take_census", broken_census)
+    failed = watcher.end_profile(running.id)
+    assert failed.state == "failed"
+    assert failed.error == "MemoryError: census ran out of memory"
+    assert watcher.get_profile(running.id).state == "failed"
+    assert watcher.status().last_event == ""
+
+
+def leaking_watcher(**options: object) -> tuple[Watcher, ScriptedProbe]:
+    probe = ScriptedProbe(step=4 * MIB)
+    watcher = Watcher(
+        mode="memwatch",
+        detector_options={"consecutive_growth": 3},
+        probe=probe,
+        background=False,
+        **options,  # type: ignore[arg-type]
+    )
+    return watcher, probe
+
+
+def test_a_leak_event_auto_captures_a_profile_that_ends_after_its_delay():
+    """A leak starts a 'leak' profile; once its time is up the next poll completes it."""
+    watcher, _ = leaking_watcher(capture_seconds=0.0)
+    with watcher:
+        for _ in range(10):
+            watcher.force_gc()
+            if watcher.list_profiles():
+                break
+        status = watcher.status()
+        assert status.last_event == "leak"
+        assert status.last_leak.growth > 0
+        assert "consecutive GCs" in status.last_leak.reason
+        captured = watcher.list_profiles()
+        assert [(p.trigger, p.state) for p in captured] == [("leak", "running")]
+        watcher.poll()
+    ended = watcher.get_profile(captured[0].id)
+    assert ended.state == "complete"
+    assert ended.last_leak == status.last_leak
+
+
+def test_the_next_leak_event_ends_a_capture_and_cooldown_limits_new_ones():
+    """A capture ends at the next leak; a leak within the cooldown starts no new capture."""
+    watcher, _ = leaking_watcher(capture_seconds=3600.0, capture_cooldown=3600.0)
+    with watcher:
+        for _ in range(10):
+            watcher.force_gc()
+    captured = watcher.list_profiles()
+    assert [(p.trigger, p.state) for p in captured] == [("leak", "complete")]
+
+
+def test_auto_capture_can_be_turned_off():
+    """With auto_capture off a leak is reported and nothing is censused."""
+    watcher, _ = leaking_watcher(auto_capture=False)
+    with watcher:
+        for _ in range(4):
+            watcher.force_gc()
+    assert watcher.status().last_leak.growth > 0
+    assert watcher.list_profiles() == []
+
+
+def test_errors_are_counted_and_shown_never_raised(capsys):
+    """A failing probe never raises into the service: errors show in status, never printed."""
+    with Watcher(probe=FailingProbe(), background=False, sample_interval=0.001) as watcher:
+        for _ in range(50):
+            gc.collect(0)
+        watcher.poll()
+        watcher.poll()
+        status = watcher.status()
+    assert status.watcher.errors >= 50
+    assert "OSError: statm vanished" in status.watcher.last_error
+    captured = capsys.readouterr()
+    assert "statm vanished" not in captured.err
+
+
+def test_the_background_thread_processes_samples():
+    """Without anyone polling, the background thread turns collections into stats."""
+    with Watcher(probe=ScriptedProbe(), sample_interval=0.01) as watcher:
+        gc.collect()
+        deadline = time.monotonic() + 10
+        while watcher.status().last_event != "stats" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watcher.status().last_event == "stats"
+
+
+def test_default_watcher_is_one_started_watcher_per_process():
+    """The process-wide default is created once and started on first use."""
+    first = default_watcher()
+    assert first is default_watcher()
+    assert first.running
+    assert isinstance(first, memwatch.Watcher)
+
+
+def test_a_store_can_be_supplied():
+    """Profiles go to the store the caller provides."""
+    store = MemoryProfileStore(max_profiles=2)
+    watcher = Watcher(probe=ScriptedProbe(), background=False, store=store)
+    profile = watcher.start_profile()
+    assert store.get(profile.id) == profile
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_afresh():
+    """In a forked child the counts start at zero, profiles are gone, and the pid is its own."""
+    watcher = Watcher(probe=ScriptedProbe(), sample_interval=0.01)
+    watcher.start()
+    try:
+        gc.collect()
+        watcher.force_gc()
+        watcher.start_profile()
+        parent = watcher.status()
+        assert parent.watcher.collections > 0
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through the pipe
+            try:
+                status = watcher.status()
+                thread = watcher._thread
+                report = {
+                    "pid": status.process.pid if status.process else -1,
+                    "collections": status.watcher.collections,
+                    "profiles": len(watcher.list_profiles()),
+                    "last_event": status.last_event,
+                    "running": status.watcher.running,
+                    "thread": thread is not None and thread.is_alive(),
+                }
+                os.write(write_end, json.dumps(report).encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            report = json.loads(pipe.read())
+        os.waitpid(pid, 0)
+    finally:
+        watcher.stop()
+    assert report["pid"] == pid != os.getpid()
+    assert report["collections"] == 0
+    assert report["profiles"] == 0
+    assert report["last_event"] == ""
+    assert report["running"] is True
+    assert report["thread"] is True
+
+
+def test_stop_from_another_thread_while_polling_does_not_deadlock():
+    """Stopping while requests read status from other threads finishes promptly."""
+    watcher = Watcher(probe=ScriptedProbe(), sample_interval=0.01).start()
+    stop_reading = threading.Event()
+
+    def reader() -> None:
+        while not stop_reading.is_set():
+            watcher.status()
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(20):
+            gc.collect(0)
+        watcher.stop()
+    finally:
+        stop_reading.set()
+        for t in threads:
+            t.join(timeout=10)
+    assert not any(t.is_alive() for t in threads)
+    assert not watcher.running
+    assert sys.getrefcount(watcher) > 1
