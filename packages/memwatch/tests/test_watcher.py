@@ -369,3 +369,45 @@ def test_stop_from_another_thread_while_polling_does_not_deadlock():
     assert not any(t.is_alive() for t in threads)
     assert not watcher.running
     assert sys.getrefcount(watcher) > 1
+
+
+def test_from_env_reads_memwatch_variables():
+    """MEMWATCH_* variables configure a watcher; keyword overrides win."""
+    watcher = Watcher.from_env(
+        {
+            "MEMWATCH_SAMPLE_INTERVAL": "2.5",
+            "MEMWATCH_AUTO_CAPTURE": "off",
+            "MEMWATCH_CAPTURE_SECONDS": "7",
+            "MEMWATCH_MODE": "memwatch",
+            "MEMWATCH_PROBE": "rss",
+            "MEMWATCH_MAX_DETAILS": "",
+        },
+        capture_cooldown=9.0,
+    )
+    assert watcher.sample_interval == 2.5
+    assert watcher.auto_capture is False
+    assert watcher.capture_seconds == 7.0
+    assert watcher.capture_cooldown == 9.0
+    assert watcher.status().watcher.mode == "memwatch"
+    assert watcher.status().watcher.probe == "rss"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("MEMWATCH_SAMPLE_INTERVAL", "fast", "not a valid float"),
+        ("MEMWATCH_AUTO_CAPTURE", "maybe", r"not a valid flag \(1/0, true/false\)"),
+        ("MEMWATCH_MAX_DETAILS", "1.5", "not a valid int"),
+    ],
+)
+def test_from_env_names_a_bad_variable(name, value, message):
+    """A malformed variable is refused with its name and value."""
+    with pytest.raises(ValueError, match=f"{name}='{value}' is {message}"):
+        Watcher.from_env({name: value})
+
+
+def test_the_trend_detector_samples_at_the_watcher_interval():
+    """The trend detector's slot is the watcher's sample interval unless set explicitly."""
+    assert Watcher(sample_interval=2.0)._detector.config.sample_interval == 2.0  # type: ignore[attr-defined]
+    explicit = Watcher(sample_interval=2.0, detector_options={"sample_interval": 4.0})
+    assert explicit._detector.config.sample_interval == 4.0  # type: ignore[attr-defined]

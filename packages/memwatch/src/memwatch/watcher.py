@@ -106,7 +106,11 @@ class Watcher:
         if sample_interval <= 0:
             msg = f"sample_interval must be positive, got {sample_interval}"
             raise ValueError(msg)
-        self._detector = detector or make_detector(mode, **dict(detector_options or {}))
+        options = dict(detector_options or {})
+        if mode == "trend":
+            # The trend detector's slots are the watcher's sampling period unless told otherwise.
+            options.setdefault("sample_interval", sample_interval)
+        self._detector = detector or make_detector(mode, **options)
         self._probe = make_probe(probe) if isinstance(probe, str) else probe
         self.sample_interval = sample_interval
         self.auto_capture = auto_capture
@@ -131,6 +135,34 @@ class Watcher:
         self._last_error = ""
         self._reset_state()
         _watch_forks(self)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Watcher:
+        """A watcher configured by ``MEMWATCH_*`` environment variables.
+
+        Lets operators tune a deployed service without a code change. Read:
+        ``MEMWATCH_MODE``, ``MEMWATCH_PROBE``, ``MEMWATCH_SAMPLE_INTERVAL``,
+        ``MEMWATCH_AUTO_CAPTURE`` (``1``/``0``, ``true``/``false``),
+        ``MEMWATCH_CAPTURE_SECONDS``, ``MEMWATCH_CAPTURE_COOLDOWN``,
+        ``MEMWATCH_MAX_DETAILS`` and ``MEMWATCH_CENSUS_TIME_BUDGET``. Keyword
+        ``overrides`` win over the environment.
+
+        Raises:
+            ValueError: a variable holds a value of the wrong kind; the message names it.
+        """
+        env = os.environ if environ is None else environ
+        options: dict[str, Any] = {}
+        for name, (key, parse) in _ENV_OPTIONS.items():
+            raw = env.get(name, "").strip()
+            if not raw:
+                continue
+            try:
+                options[key] = parse(raw)
+            except ValueError:
+                msg = f"{name}={raw!r} is not a valid {parse.__name__.lstrip('_')}"
+                raise ValueError(msg) from None
+        options.update(overrides)
+        return cls(**options)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -425,6 +457,37 @@ class Watcher:
         return self._profiler.list()
 
 
+def _flag(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(raw)
+
+
+_flag.__name__ = "flag (1/0, true/false)"
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+_text.__name__ = "text"
+
+
+_ENV_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "MEMWATCH_MODE": ("mode", _text),
+    "MEMWATCH_PROBE": ("probe", _text),
+    "MEMWATCH_SAMPLE_INTERVAL": ("sample_interval", float),
+    "MEMWATCH_AUTO_CAPTURE": ("auto_capture", _flag),
+    "MEMWATCH_CAPTURE_SECONDS": ("capture_seconds", float),
+    "MEMWATCH_CAPTURE_COOLDOWN": ("capture_cooldown", float),
+    "MEMWATCH_MAX_DETAILS": ("max_details", int),
+    "MEMWATCH_CENSUS_TIME_BUDGET": ("census_time_budget", float),
+}
+
+
 # -- fork safety ---------------------------------------------------------------
 
 _watched: weakref.WeakSet[Watcher] = weakref.WeakSet()
@@ -459,10 +522,12 @@ def default_watcher() -> Watcher:
 
     In a forked child (gunicorn workers, uvicorn ``--workers``) the same object
     starts afresh with its own counts; in a spawned one it is created anew.
+    It is configured by ``MEMWATCH_*`` environment variables (see
+    :meth:`Watcher.from_env`).
     """
     global _default  # noqa: PLW0603 - a lazily built process-wide default
     with _default_lock:
         if _default is None:
-            _default = Watcher()
+            _default = Watcher.from_env()
         watcher = _default
     return watcher.start()
