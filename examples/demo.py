@@ -1,0 +1,225 @@
+"""memwatch's demo: a Flask service that leaks, found and explained by memwatch.
+
+It starts ``examples/flask_app.py`` under a real server on 127.0.0.1 (with
+tracemalloc on, so diffs name lines), drives traffic at its leaking and its
+healthy route, and reads memwatch's HTTP API the way an on-call engineer
+would: the leak event with its rate, then the auto-captured profile's diff
+naming the leaking class and the line that allocates it. It stops its server
+and finishes within two minutes.
+
+Run it with ``python3 -m nox -s demo`` (it installs the packages first), or
+``python examples/demo.py`` where memwatch and memwatch-flask are installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import linecache
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+APP = HERE / "flask_app.py"
+LEAK_ROUTE_RATE = 10.0  # /leak requests a second: about 1.2 MB/s of LeakyThing objects
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def size(n: float) -> str:
+    """Bytes as memwatch prints them (the demo needs no import of memwatch itself)."""
+    for unit, scale in (("mb", 1024 * 1024), ("kb", 1024)):
+        if abs(n) > scale:
+            return f"{n / scale:.2f}".rstrip("0").rstrip(".") + f" {unit}"
+    return f"{int(n)} bytes"
+
+
+class Client:
+    """A tiny HTTP client for the service and its memwatch API (stdlib only)."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base = base
+        self.auth = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str, *, auth: bool = False, timeout: float = 10.0) -> Any:
+        request = urllib.request.Request(self.base + path, headers=self.auth if auth else {})  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body = response.read()
+        return json.loads(body) if auth else body
+
+    def api(self, path: str) -> Any:
+        return self.get("/ah" + path, auth=True)
+
+
+class Traffic:
+    """Background load: /leak at a steady rate, /healthy as fast as it goes."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.stop = threading.Event()
+        self.sent = {"/leak": 0, "/healthy": 0}
+        self.errors = 0
+        self.threads = [
+            threading.Thread(target=self.run, args=("/leak", 1 / LEAK_ROUTE_RATE), daemon=True),
+            threading.Thread(target=self.run, args=("/healthy", 0.05), daemon=True),
+        ]
+
+    def run(self, path: str, period: float) -> None:
+        next_at = time.monotonic()
+        while not self.stop.is_set():
+            try:
+                self.client.get(path)
+                self.sent[path] += 1
+            except (OSError, urllib.error.URLError):
+                self.errors += 1
+            next_at += period
+            self.stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def __enter__(self) -> Traffic:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=15)
+
+
+def start_server(port: int, token: str, log: Any) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "MEMWATCH_TOKEN": token,
+        # Sample every 2 s instead of 5 s and end the auto-captured profile after
+        # 10 s instead of 60 s, so the demo fits in two minutes; detection
+        # thresholds stay at their defaults.
+        "MEMWATCH_SAMPLE_INTERVAL": "2",
+        "MEMWATCH_CAPTURE_SECONDS": "10",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [sys.executable, "-X", "tracemalloc=1", str(APP), "--port", str(port)]
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+
+
+def wait_until_up(client: Client, server: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with code {server.returncode}")
+        try:
+            client.get("/healthy", timeout=2)
+        except (OSError, urllib.error.URLError):
+            time.sleep(0.2)
+        else:
+            return
+    raise RuntimeError("the server did not come up in time")
+
+
+def print_leak(status: dict[str, Any], elapsed: float) -> None:
+    leak, process = status["lastLeak"], status["process"]
+    print(f"\nLEAK reported {elapsed:.0f}s after the service started (pid {process['pid']})")
+    print(f"  reason : {leak['reason']}")
+    print(f"  growth : {size(leak['growth'])} of heap baseline, {leak['start']} .. {leak['end']}")
+
+
+def print_profile(profile: dict[str, Any]) -> None:
+    diff = profile["lastDiff"]
+    change = diff["change"]
+    print(
+        f"\nAuto-captured profile {profile['id']} (trigger: {profile['trigger']}, "
+        f"{profile['started']} .. {profile['ended']})"
+    )
+    print(
+        f"  heap {diff['before']['size']} -> {diff['after']['size']} "
+        f"({change['size']}): {change['allocated_nodes']:,} objects allocated, "
+        f"{change['freed_nodes']:,} freed"
+    )
+    print(f"\n  {'type':<34}{'+':>9}{'-':>9}{'size':>13}")
+    for detail in change["details"][:6]:
+        print(f"  {detail['what']:<34}{detail['+']:>9,}{detail['-']:>9,}{detail['size']:>13}")
+    sites = change["allocation_sites"]
+    if sites:
+        print("\n  lines holding the growth (tracemalloc):")
+        for site in sites[:3]:
+            where = f"{Path(site['file']).name}:{site['line']}"
+            code = linecache.getline(site["file"], site["line"]).strip()
+            print(f"  {where:<22}{site['size']:>11}  {site['count']:>+8,} blocks   {code}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timeout", type=float, default=110.0, help="give up after this long")
+    args = parser.parse_args()
+
+    port, token = free_port(), secrets.token_urlsafe(24)
+    client = Client(f"http://127.0.0.1:{port}", token)
+    started = time.monotonic()
+    deadline = started + args.timeout
+    print("memwatch demo: a Flask service that leaks, found and explained by memwatch")
+    print(f"  service : {APP.name} on http://127.0.0.1:{port} (werkzeug, tracemalloc on)")
+    print("  traffic : GET /leak keeps 100 LeakyThing per request; GET /healthy keeps none\n")
+
+    with tempfile.TemporaryFile() as log:
+        server = start_server(port, token, log)
+        try:
+            wait_until_up(client, server, deadline)
+            return watch(client, started, deadline)
+        except Exception as exc:  # noqa: BLE001 - report, show the server's log, fail
+            print(f"\ndemo failed: {exc}", file=sys.stderr)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace")[-4000:])
+            return 1
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def watch(client: Client, started: float, deadline: float) -> int:
+    print(f"  {'time':>5}  {'requests':>8}  {'heap now':>10}  {'baseline':>10}  last event")
+    leak_seen = False
+    with Traffic(client) as traffic:
+        next_report = time.monotonic()
+        while time.monotonic() < deadline:
+            status = client.api("/memoryProfile/status")
+            elapsed = time.monotonic() - started
+            if time.monotonic() >= next_report and not leak_seen:
+                sent = sum(traffic.sent.values())
+                print(
+                    f"  {elapsed:>4.0f}s  {sent:>8}  {size(status['watcher']['heap_bytes']):>10}"
+                    f"  {size(status['lastGC']['estimated_base']):>10}  {status['lastEvent']}"
+                )
+                next_report += 5
+            if not leak_seen and status["lastLeak"]["timestamp"]:
+                leak_seen = True
+                print_leak(status, elapsed)
+                print("\n  waiting for the auto-captured profile to finish ...")
+            if leak_seen:
+                profiles = client.api("/memory?details=true")["memoryProfiles"]
+                done = [p for p in profiles if p["trigger"] == "leak" and p["state"] != "running"]
+                if done:
+                    print_profile(done[0])
+                    print(f"\nfinished in {time.monotonic() - started:.0f}s; stopping the server")
+                    return 0 if done[0]["state"] == "complete" else 1
+            time.sleep(1)
+    print("\nno leak was reported before the timeout", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
