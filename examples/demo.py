@@ -89,7 +89,7 @@ class Traffic:
             next_at += period
             self.stop.wait(max(0.0, next_at - time.monotonic()))
 
-    def __enter__(self) -> Traffic:
+    def __enter__(self) -> Traffic:  # noqa: PYI034 - Self needs Python 3.11
         for thread in self.threads:
             thread.start()
         return self
