@@ -244,6 +244,10 @@ def test_conformance_suite_passes_against_the_installed_wheels(fresh_venv):
     )
     summary = out.strip().splitlines()[-1]
     assert re.search(r"\b[1-9]\d* passed\b", summary), summary
-    # All three adapters are installed here, so nothing may be skipped as "not installed".
-    for word in ("failed", "error", "skipped"):
+    for word in ("failed", "error"):
         assert word not in summary, out[-3000:]
+    # Every adapter and server is installed here: nothing may be skipped for want of an
+    # import (pytest.importorskip's "could not import ..."); a test that does not apply
+    # to one framework may still skip itself.
+    skips = [line for line in out.splitlines() if line.startswith("SKIPPED")]
+    assert not [line for line in skips if "could not import" in line], skips
