@@ -241,15 +241,17 @@ def test_rss_probe_tracks_an_allocation_and_its_release():
 def test_rss_probe_sees_small_objects_mallinfo2_cannot():
     """RSS sees most of a leak of small objects (pymalloc arenas); mallinfo2 sees a small part.
 
-    This is the measurement behind 'auto' preferring RSS over mallinfo2.
+    This is the measurement behind 'auto' preferring RSS over mallinfo2. The
+    leak is large (about 43 MB) because memory an earlier test freed may still
+    be resident and get reused without raising RSS.
     """
     rss = RssProbe()
     mallinfo2 = Mallinfo2Probe() if _mallinfo2_available() else None
     rss_before = rss.read()
     mallinfo_before = mallinfo2.read() if mallinfo2 else 0
-    kept = [_Instance(i) for i in range(100_000)]
-    expected = sum(sys.getsizeof(o) + sys.getsizeof(o.__dict__) for o in kept[:1000]) * 100
-    assert rss.read() - rss_before >= expected * 0.8
+    kept = [_Instance(i) for i in range(300_000)]
+    expected = sum(sys.getsizeof(o) + sys.getsizeof(o.__dict__) for o in kept[:1000]) * 300
+    assert rss.read() - rss_before >= expected * 0.6
     if mallinfo2 is not None:
         assert mallinfo2.read() - mallinfo_before < expected * 0.25
     del kept

@@ -2,13 +2,14 @@
 
 The pieces most code needs are here; the rest live in their modules:
 
-- :class:`Watcher` and :func:`default_watcher`: watch this process's heap,
-  detect leaks, capture profiles (:mod:`memwatch.watcher`).
-- :class:`HeapDiff`: memwatch's HeapDiff for code and tests: take one, do
-  work, call :meth:`HeapDiff.end` (:mod:`memwatch.diff`).
-- :class:`MemwatchAPI`, :class:`Request`, :class:`Response`: the
-  framework-neutral HTTP layer adapters mount (:mod:`memwatch.http`), with the
-  required :mod:`memwatch.auth` choices.
+- :class:`~memwatch.watcher.Watcher` and
+  :func:`~memwatch.watcher.default_watcher`: watch this process's heap,
+  detect leaks, capture profiles.
+- :class:`~memwatch.diff.HeapDiff`: memwatch's HeapDiff for code and tests:
+  take one, do work, call :meth:`~memwatch.diff.HeapDiff.end`.
+- :class:`~memwatch.http.MemwatchAPI`, :class:`~memwatch.http.Request` and
+  :class:`~memwatch.http.Response`: the framework-neutral HTTP layer that
+  adapters mount, with the required :mod:`memwatch.auth` choices.
 """
 
 from __future__ import annotations
