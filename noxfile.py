@@ -41,10 +41,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the core."""
+    """mypy --strict on the core and the adapters."""
     session.install(*_group("typecheck"))
-    session.install(CORE)
-    session.run("mypy", "--strict", "packages/memwatch/src")
+    session.install(*PACKAGES)
+    session.run("mypy", "--strict", *(f"{pkg}/src" for pkg in PACKAGES))
 
 
 @nox.session
