@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from contract import assert_common_headers, assert_problem, assert_valid
@@ -86,6 +86,14 @@ def _list_stored(client: httpx.Client) -> list[dict[str, object]]:
     return profiles
 
 
+def known_adapter_defect(adapter: str, method: str, response: httpx.Response) -> bool:
+    """An answer of a defect the adapter tests below record (xfail) and the report names."""
+    if adapter == "flask" and response.status_code == 308:
+        return True  # werkzeug redirects "/ah//memoryProfile" before memwatch sees it
+    # Tornado 6.6 refuses finish(b"") on a 204: every OPTIONS becomes a 500.
+    return adapter == "tornado" and method == "OPTIONS" and response.status_code == 500
+
+
 def check_answer(method: str, path: str, response: httpx.Response) -> None:
     """The contract's promises for any answer of memwatch, whatever the request."""
     status = response.status_code
@@ -109,14 +117,14 @@ def check_answer(method: str, path: str, response: httpx.Response) -> None:
         assert_valid(SUCCESS_SCHEMA[route.name], body)
 
 
-def test_fuzzed_requests_get_documented_problem_answers(serve, watcher):
+def test_fuzzed_requests_get_documented_problem_answers(serve, watcher, adapter):
     """Any method, path, query, header and body answers a documented status and a valid body."""
     server = serve(auth=bearer_token(TOKEN), watcher=watcher)
     client = server.client
     started = client.post("/ah/memoryProfile", headers=AUTH)
     assert started.status_code == 201
     stored_id = _list_stored(client)[0]["id"]
-    counts = {"requests": 0}
+    counts = {"requests": 0, "known_defects": 0}
 
     @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(
@@ -136,12 +144,17 @@ def test_fuzzed_requests_get_documented_problem_answers(serve, watcher):
         before = _list_stored(client)
         response = client.request(method, url, headers={**extra, **auth}, content=body)
         counts["requests"] += 1
+        note(f"{method} {url[:300]} -> {response.status_code} {dict(response.headers)}")
+        note(repr(response.content[:300]))
+        if known_adapter_defect(adapter, method, response):
+            counts["known_defects"] += 1
+            return
         check_answer(method, response.url.raw_path.decode().split("?")[0], response)
         if response.status_code >= 400:
             assert _list_stored(client) == before, "a refused request changed the store"
 
     run()
-    assert counts["requests"] > 0
+    assert counts["requests"] > counts["known_defects"]
     # The server is still up and still itself.
     status = client.get("/ah/memoryProfile/status", headers=AUTH)
     assert status.status_code == 200
@@ -163,3 +176,34 @@ def test_extension_methods_get_problem_json(serve, watcher, adapter, method, req
     response = server.client.request(method, "/ah/memoryProfile/status", headers=AUTH)
     assert response.status_code == 405
     assert_problem(405, response.headers, response.content, pid=PID)
+
+
+def test_options_answers_204_without_a_body(serve, watcher, adapter, request):
+    """OPTIONS on a route answers 204 with Allow and no body."""
+    if adapter == "tornado":
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="memwatch_tornado calls finish(b'') on the 204, which Tornado 6.6 refuses",
+                strict=True,
+            )
+        )
+    server = serve(auth=bearer_token(TOKEN), watcher=watcher)
+    response = server.client.options("/ah/memoryProfile/status", headers=AUTH)
+    assert response.status_code == 204
+    assert response.content == b""
+    assert "GET" in response.headers["Allow"]
+
+
+def test_doubled_slash_is_a_problem_not_a_redirect(serve, watcher, adapter, request):
+    """A path with an empty segment is memwatch's own problem, not a framework redirect."""
+    if adapter == "flask":
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="werkzeug's merge_slashes answers 308 with an HTML page first",
+                strict=True,
+            )
+        )
+    server = serve(auth=bearer_token(TOKEN), watcher=watcher)
+    response = server.client.post("/ah//memoryProfile", headers=AUTH)
+    assert response.status_code == 404
+    assert_problem(404, response.headers, response.content, pid=PID)
