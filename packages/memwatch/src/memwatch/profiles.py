@@ -129,7 +129,13 @@ class Profiler:
             )
             with self._state_lock:
                 self._baselines[profile.id] = baseline
-            self._store.put(profile)
+            try:
+                self._store.put(profile)
+            except BaseException:
+                # A store that fails must not leave the baseline (8 bytes an object) behind.
+                with self._state_lock:
+                    self._baselines.pop(profile.id, None)
+                raise
             return profile
         finally:
             self._census_lock.release()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from memwatch.collector import Collector
 from memwatch.detector import Detector, LeakEvent, Sample, StatsEvent, make_detector
+from memwatch.errors import MemwatchError
 from memwatch.models import (
     EventKind,
     GCResult,
@@ -249,9 +250,12 @@ class Watcher:
         return self._wall_origin + dt.timedelta(seconds=mono - self._mono_origin)
 
     def _note_error(self, exc: BaseException) -> None:
+        self._note_error_text(f"{type(exc).__name__}: {exc}")
+
+    def _note_error_text(self, text: str) -> None:
         with self._state:
             self._errors += 1
-            self._last_error = f"{type(exc).__name__}: {exc}"[:500]
+            self._last_error = text[:500]
         if self._errors == 1 or self._errors % 1000 == 0:
             logger.warning("memwatch: error #%d in the watcher: %s", self._errors, self._last_error)
 
@@ -424,7 +428,13 @@ class Watcher:
             ProfileConflictError: a manual profile is already running.
             CensusBusyError: another census is running right now.
         """
-        return self._profiler.start("manual")
+        try:
+            return self._profiler.start("manual")
+        except MemwatchError:
+            raise  # a conflict or a busy census is an answer, not a fault
+        except Exception as exc:
+            self._note_error(exc)  # a failing census or store shows in status
+            raise
 
     def end_profile(self, profile_id: str) -> Profile:
         """End a running profile: second census, diff, and the status as it stands.
@@ -434,7 +444,16 @@ class Watcher:
             ProfileConflictError: the profile is not running.
             CensusBusyError: another census is running right now.
         """
-        return self._profiler.end(profile_id)
+        try:
+            profile = self._profiler.end(profile_id)
+        except MemwatchError:
+            raise
+        except Exception as exc:
+            self._note_error(exc)
+            raise
+        if profile.state == "failed":
+            self._note_error_text(profile.error)
+        return profile
 
     def get_profile(self, profile_id: str) -> Profile:
         """One stored profile.
