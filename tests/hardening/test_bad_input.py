@@ -86,9 +86,7 @@ def _list_stored(client: httpx.Client) -> list[dict[str, object]]:
     return profiles
 
 
-def known_adapter_defect(  # noqa: PLR0911 - one return per recorded defect
-    adapter: str, method: str, response: httpx.Response
-) -> bool:
+def known_adapter_defect(adapter: str, method: str, response: httpx.Response) -> bool:
     """An answer of a defect the adapter tests below record (xfail) and the report names."""
     if adapter == "flask" and response.status_code == 308:
         return True  # werkzeug redirects "/ah//memoryProfile" before memwatch sees it
