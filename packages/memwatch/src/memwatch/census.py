@@ -416,14 +416,35 @@ def _is_list_header(words: tuple[int, ...], probe: list[object]) -> bool:
     )
 
 
+@functools.cache
+def _own_allocation_filters() -> tuple[tracemalloc.Filter, ...]:
+    """Filters that leave out tracemalloc's, memwatch's and the census's own allocations.
+
+    A census copies ids with ``ctypes.string_at``; with tracemalloc's default
+    single frame those bytes are attributed to the line in ``ctypes/__init__.py``
+    and would show up as an allocation site of their own. Those lines are left
+    out; with deeper tracebacks, any trace through memwatch's files is too.
+    """
+    filters = [
+        tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__),
+        tracemalloc.Filter(inclusive=False, filename_pattern=_OWN_FILES, all_frames=True),
+    ]
+    if _list_items_offset() is not None:
+        import ctypes  # noqa: PLC0415 - imported already by _list_items_offset
+
+        code = getattr(ctypes.string_at, "__code__", None)
+        lines = {line for _, _, line in code.co_lines() if line is not None} if code else set()
+        filters += [
+            tracemalloc.Filter(inclusive=False, filename_pattern=code.co_filename, lineno=line)
+            for line in sorted(lines)
+            if code is not None
+        ]
+    return tuple(filters)
+
+
 def _trace_sites() -> tuple[dict[str, int], dict[str, int]]:
     """Live traced bytes and blocks per ``file:line``, minus tracemalloc's and memwatch's own."""
-    snapshot = tracemalloc.take_snapshot().filter_traces(
-        (
-            tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__),
-            tracemalloc.Filter(inclusive=False, filename_pattern=_OWN_FILES),
-        )
-    )
+    snapshot = tracemalloc.take_snapshot().filter_traces(_own_allocation_filters())
     sizes: dict[str, int] = {}
     counts: dict[str, int] = {}
     for stat in snapshot.statistics("lineno"):
