@@ -23,7 +23,8 @@ def tracing():
         tracemalloc.stop()
 
 
-def test_census_ids_are_not_an_allocation_site(tracing):
+@pytest.mark.usefixtures("tracing")
+def test_census_ids_are_not_an_allocation_site():
     """The ids a held baseline census copied with ctypes do not show up as a site; real ones do."""
     with Watcher(auto_capture=False, background=False) as watcher:
         started = watcher.start_profile()
