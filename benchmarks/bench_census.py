@@ -35,48 +35,11 @@ import time
 import tracemalloc
 from array import array
 
+from benchlib import Record, build_heap, median_seconds
+
 from memwatch import diff
 from memwatch.census import take_census
 from memwatch.diff import HeapDiff
-
-
-class Record:
-    """An instance with a __dict__ (6 objects, 2 tracked: itself and its list)."""
-
-    def __init__(self, i):
-        self.i = i * 1000
-        self.name = f"record-{i}"
-        self.tags = [f"t{i}", i * 1000]
-        self.blob = bytes(16 + i % 48)
-
-
-class Point:
-    """An instance with __slots__ (4 objects, 2 tracked: itself and its list)."""
-
-    __slots__ = ("label", "value", "xs")
-
-    def __init__(self, i):
-        self.value = i * 7919
-        self.label = str(i)
-        self.xs = [i * 3, "x"]
-
-
-def make_dict(i):
-    """A dict holding a list (6 objects, 2 tracked)."""
-    return {"id": i * 1000, "v": [i * 3000, f"s{i}"], "w": b"x" * (i % 40)}
-
-
-def make_tuple(i):
-    """A tuple holding a list and an atomic-only dict (6 objects, 2 tracked)."""
-    return (i * 5000, f"k{i}", [i], {"a": i * 11})
-
-
-MAKERS = (Record, Point, make_dict, make_tuple)
-OBJECTS_PER_ITEM = 5.5  # 6, 4, 6 and 6 objects
-
-
-def build_heap(objects):
-    return [MAKERS[i % 4](i) for i in range(int(objects / OBJECTS_PER_ITEM))]
 
 
 def floor():
@@ -89,15 +52,6 @@ def floor():
         counts[tp] = counts.get(tp, 0) + 1
         sizes[tp] = sizes.get(tp, 0) + getsizeof(obj)
     return counts, sizes
-
-
-def median_seconds(run, rounds):
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def between(keep, heap, churn):

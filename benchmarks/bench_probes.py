@@ -22,6 +22,8 @@ import sys
 import time
 import tracemalloc
 
+from benchlib import gc_heavy_loop, per_call_ns, total_collections
+
 from memwatch.collector import Collector
 from memwatch.probes import Mallinfo2Probe, ProbeUnavailableError, RssProbe, TracemallocProbe
 
@@ -37,13 +39,6 @@ class Node:
 def build_heap(n):
     """About n objects: instances, their dicts, strings, ints and tuples."""
     return [(Node(i), i * 1000) for i in range(n // 5)]
-
-
-def per_call_ns(function, calls):
-    start = time.perf_counter_ns()
-    for _ in range(calls):
-        function()
-    return (time.perf_counter_ns() - start) / calls
 
 
 def try_probe(probe_type):
@@ -195,14 +190,6 @@ def section_accuracy(args):
     del steady
 
 
-def gc_heavy_loop(iterations):
-    """Allocate reference cycles so young collections run about every 350 iterations."""
-    for _ in range(iterations):
-        a = []
-        b = [a]
-        a.append(b)
-
-
 def attach_detach(variant):
     """Return (attach, detach) for a variant: None, a plain callback, or a Collector."""
     if variant is None:
@@ -210,10 +197,6 @@ def attach_detach(variant):
     if isinstance(variant, Collector):
         return variant.install, lambda: (variant.uninstall(), variant.drain())
     return (lambda: gc.callbacks.append(variant)), (lambda: gc.callbacks.remove(variant))
-
-
-def total_collections():
-    return sum(stats["collections"] for stats in gc.get_stats())
 
 
 def section_callback(args):
