@@ -25,7 +25,7 @@ FORCED = 10
 JOIN_SECONDS = 120
 
 
-def test_threads_read_status_while_profiles_and_collections_run(serve, watcher):
+def test_threads_read_status_while_profiles_and_collections_run(serve, watcher):  # noqa: C901, PLR0915 - one scenario, its threads inline
     """Readers see monotonic counters; every profile started is listed complete; no thread hangs."""
     server = serve(auth=bearer_token(TOKEN), watcher=watcher)
     stop = threading.Event()
