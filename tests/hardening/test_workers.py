@@ -60,7 +60,7 @@ def _by_worker(client: httpx.Client, path: str, workers: int) -> dict[int, httpx
     return answers
 
 
-def _serve(command: list[str], port: int, env: dict[str, str]):
+def _serve(command: list[str], env: dict[str, str]):
     return subprocess.Popen(
         command,
         cwd=APPS,
@@ -110,7 +110,7 @@ def test_gunicorn_preload_workers_report_only_their_own(tmp_path):
     port, master_file = _free_port(), tmp_path / "master.json"
     command = [sys.executable, "-m", "gunicorn", "--preload", "--workers", "3"]
     command += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", "preload_app:app"]
-    server = _serve(command, port, {"HARDENING_MASTER_FILE": str(master_file)})
+    server = _serve(command, {"HARDENING_MASTER_FILE": str(master_file)})
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             statuses = _check_each_worker(client, server.pid, 3)
@@ -137,7 +137,7 @@ def test_uvicorn_workers_report_only_their_own():
     port = _free_port()
     command = [sys.executable, "-m", "uvicorn", "asgi_app:app", "--workers", "2"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    server = _serve(command, port, {})
+    server = _serve(command, {})
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             statuses = _check_each_worker(client, server.pid, 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+from pathlib import Path
 
 import flask
 
@@ -26,12 +27,9 @@ for _ in range(MASTER_COLLECTIONS):
     gc.collect(0)
 _profile = _watcher.start_profile()
 _status = _watcher.status()
-with open(os.environ["HARDENING_MASTER_FILE"], "w", encoding="utf-8") as out:
-    json.dump(
-        {
-            "pid": os.getpid(),
-            "collections": _status.watcher.collections,
-            "profile": _profile.id,
-        },
-        out,
-    )
+Path(os.environ["HARDENING_MASTER_FILE"]).write_text(
+    json.dumps(
+        {"pid": os.getpid(), "collections": _status.watcher.collections, "profile": _profile.id}
+    ),
+    encoding="utf-8",
+)
