@@ -136,8 +136,9 @@ def churn(
 
 
 # The stable families with their parameter ranges, shared by the benchmark and the tests.
-# Sawtooth cycles are at most 60 s (shorter than the trend detector's 75 s minimum span);
-# a cache fill completes within 10 s (two samples).
+# Sawtooth cycles are 10-60 s; a cache fill of 5-60% of the heap completes within 10 s
+# (two samples), at any time ("step") or in the first 200 s ("early step"), where the
+# trend detector's window is still short and its floors least certain.
 def random_stable(kind: str, rng: random.Random) -> Series:
     """One stable series of family ``kind`` with parameters drawn from ``rng``."""
     seed = rng.getrandbits(32)
@@ -151,7 +152,14 @@ def random_stable(kind: str, rng: random.Random) -> Series:
             seed,
             base,
             at=rng.uniform(0, TEN_MINUTES),
-            height=rng.uniform(0.05, 0.5),
+            height=rng.uniform(0.05, 0.6),
+            ramp=rng.uniform(0, 10),
+        ),
+        "early step": lambda: step(
+            seed,
+            base,
+            at=rng.uniform(0, 200),
+            height=rng.uniform(0.05, 0.6),
             ramp=rng.uniform(0, 10),
         ),
         "churn": lambda: churn(seed, base),
@@ -159,7 +167,7 @@ def random_stable(kind: str, rng: random.Random) -> Series:
     return makers[kind]()
 
 
-STABLE_KINDS = ("stationary", "sawtooth", "step", "churn")
+STABLE_KINDS = ("stationary", "sawtooth", "step", "early step", "churn")
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 bases = st.floats(min_value=30 * MB, max_value=300 * MB)
@@ -196,14 +204,14 @@ def sawtooth_series() -> st.SearchStrategy[Series]:
 
 
 def step_series(noise: float = 0.05) -> st.SearchStrategy[Series]:
-    """One jump of 5-50% of the base, within 10 s, at any time, then flat, with ``±noise``."""
+    """One jump of 5-60% of the base, within 10 s, at any time, then flat, with ``±noise``."""
     return st.builds(
         step,
         seed=seeds,
         noise=st.just(noise),
         base=bases,
         at=st.floats(min_value=0, max_value=TEN_MINUTES),
-        height=st.floats(min_value=0.05, max_value=0.5),
+        height=st.floats(min_value=0.05, max_value=0.6),
         ramp=st.floats(min_value=0, max_value=10),
     )
 

@@ -100,14 +100,9 @@ def test_trend_never_fires_on_sawtooth(samples):
     assert leak_times(make_detector(), samples) == []
 
 
-@given(samples=step_series(noise=0.01))
+@given(samples=step_series(noise=0.05))
 def test_trend_never_fires_on_a_step(samples):
-    """One jump (a cache filling once), then flat, with ±1% noise never fires.
-
-    With ±5% noise a step of about the min_growth threshold fires in roughly 0.2% of
-    series (benchmarks/detector_figures.py measures it), so that case is measured, not
-    asserted here.
-    """
+    """One jump of 5-60% within 10 s at any time (a cache filling once), then flat, never fires."""
     assert leak_times(make_detector(), samples) == []
 
 

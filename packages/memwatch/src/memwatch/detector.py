@@ -324,42 +324,61 @@ class TrendConfig:
     """Options of the ``trend`` mode.
 
     The defaults are chosen for 5 s samples and heaps of 30-300 MB whose probe
-    reading wanders by up to ±5% (allocation churn). Measured by
-    ``benchmarks/detector_figures.py``: a 1 MB/s leak is reported 85 s after start
-    (worst 160 s on a 300 MB heap), a 1 MiB/min leak on a 50 MB heap after about
-    7 minutes (worst 10), and 10 of 10,000 stable ten-minute series (noise,
-    sawtooth, one-off cache fill, churn) fired, all between 85 s and 260 s, while
-    the window is still short.
+    reading wanders by up to ±5% (allocation churn); ``benchmarks/detector_figures.py``
+    measures them (latency of a 1 MB/s and a 1 MiB/min leak, false positives over
+    10,000 stable ten-minute series, cost of a sample).
 
     Attributes:
         sample_interval: Seconds per window slot; samples closer than this share a
             slot, which keeps its lowest reading.
         warmup: Seconds after the first sample whose samples are ignored.
         window: Slots kept (the longest span examined): 180 x 5 s = 15 minutes.
-        min_samples: Slots needed before a decision (15 x 5 s = 75 s).
+        min_samples: Slots needed before a decision (20 x 5 s = 100 s).
         segments: Parts the window is cut into; the floor (lowest reading) of each
-            must rise over the previous one.
+            must not fall below the previous one.
         min_rate: Least growth worth reporting, in bytes per hour.
-        min_growth: Least growth of the floor, relative to the first floor (0.12:
-            12%; above the 10.5% that ±5% noise alone can produce).
+        min_growth: Least growth of the floor over a full window, relative to the
+            first floor; a window of ``n`` slots needs ``min_growth * window / n``
+            (short windows are stricter: 25% at 20 slots, 2.8% at 180).
+        min_step_share: Least rise of every segment's floor, as a share of an even
+            split of the growth (0: a floor may stay level but never fall).
         max_step_share: Largest share of the growth one segment may contribute;
             one jump (a cache filling once) contributes all of it.
-        min_step_share: Least rise of every segment, as a share of an even split of
-            the growth; a plateau contributes none.
+        max_pair_ratio: Largest growth two adjacent segments may contribute
+            together, relative to an even split (``2 / (segments - 1)`` of the
+            growth); a jump that straddles a segment border splits over two.
+            1.4 allows 70% of the growth to two of five segments.
+        parts: Parts the window is cut into for the slope test: the robust
+            (Theil-Sen) slope of each part must keep up with the window's rate. A
+            jump sits in one part and leaves another flat.
+        part_points: Most points per part in the slope test; longer parts are
+            reduced to this many block floors, which bounds the cost.
+        min_part_rate: Least slope of each part, as a share of the window's rate.
+        noise_margin: How many times the floors' own uncertainty the growth must
+            exceed. The uncertainty is estimated from the window: the typical
+            height of readings above their segment's floor, scaled by
+            ``2 / (slots per segment + 1)`` per floor (noise, sawtooth, churn).
+        confirm: Consecutive slots on which every test must hold before a report.
 
     Raises:
         ValueError: if an option is out of range; the message names each one.
     """
 
     sample_interval: float = 5.0
-    warmup: float = 15.0
+    warmup: float = 10.0
     window: int = 180
-    min_samples: int = 15
+    min_samples: int = 20
     segments: int = 5
     min_rate: float = 32.0 * _MIB
-    min_growth: float = 0.12
+    min_growth: float = 0.028
+    min_step_share: float = 0.0
     max_step_share: float = 0.45
-    min_step_share: float = 0.1
+    max_pair_ratio: float = 1.4
+    parts: int = 2
+    part_points: int = 12
+    min_part_rate: float = 0.45
+    noise_margin: float = 2.5
+    confirm: int = 3
 
     def __attrs_post_init__(self) -> None:
         """Validate the options."""
@@ -367,8 +386,11 @@ class TrendConfig:
         _require(problems, self.sample_interval > 0, "sample_interval must be > 0")
         _require(problems, self.warmup >= 0, "warmup must be >= 0")
         _require(problems, self.segments >= 2, "segments must be >= 2")
+        _require(problems, self.parts >= 1, "parts must be >= 1")
         _require(
-            problems, self.min_samples >= 2 * self.segments, "min_samples must be >= 2 * segments"
+            problems,
+            self.min_samples >= 2 * max(self.segments, self.parts),
+            "min_samples must be >= 2 * segments and >= 2 * parts",
         )
         _require(problems, self.window >= self.min_samples, "window must be >= min_samples")
         _require(problems, self.min_rate >= 0, "min_rate must be >= 0")
@@ -378,8 +400,16 @@ class TrendConfig:
             1 / max(self.segments - 1, 1) <= self.max_step_share <= 1,
             "max_step_share must be between 1/(segments - 1) and 1",
         )
+        _require(problems, self.max_pair_ratio >= 1, "max_pair_ratio must be >= 1")
         _require(problems, 0 <= self.min_step_share <= 1, "min_step_share must be between 0 and 1")
+        _require(problems, self.part_points >= 2, "part_points must be >= 2")
+        _require(problems, 0 <= self.min_part_rate <= 1, "min_part_rate must be between 0 and 1")
+        _require(problems, self.noise_margin >= 0, "noise_margin must be >= 0")
+        _require(problems, self.confirm >= 1, "confirm must be >= 1")
         _raise_problems("TrendConfig", problems)
+
+
+_Slot = tuple[float, int]
 
 
 class TrendDetector:
@@ -392,17 +422,24 @@ class TrendDetector:
     reading, its *baseline*), and the last ``window`` slots are kept.
 
     Once ``min_samples`` slots are held, the window is cut into ``segments``
-    parts and the floor of each (its lowest baseline) is taken. A leak is
-    reported when all of these hold:
+    parts and the floor of each (its lowest baseline) is taken. The window
+    *passes* when all of these hold:
 
-    * the last floor is at least ``min_growth`` above the first (noise around a
-      constant cannot move floors further than its own band);
+    * the last floor is at least ``min_growth * window / n`` above the first for
+      a window of ``n`` slots (a short window is stricter: its floors are less
+      certain), and at least ``noise_margin`` times the floors' uncertainty
+      estimated from the window itself (noise, sawtooth and churn raise it);
     * the rate from the first floor to now is at least ``min_rate``;
-    * every segment's floor rose by at least ``min_step_share`` of an even split
-      (a plateau, a dip or a cache that stopped filling breaks this);
-    * no segment contributed more than ``max_step_share`` of the growth (a step,
-      one jump and then flat, contributes all of it).
+    * no segment's floor fell (or rose less than ``min_step_share`` of an even
+      split), no segment contributed more than ``max_step_share`` of the growth
+      and no two adjacent ones more than ``max_pair_ratio`` times an even split:
+      a cache that fills once is one jump, a leak spreads its growth over every
+      segment;
+    * the robust (Theil-Sen) slope of each of ``parts`` consecutive parts of the
+      window is at least ``min_part_rate`` of the window's rate: a jump leaves
+      the part before or after it flat, a leak keeps every part rising.
 
+    A leak is reported when the window passes on ``confirm`` consecutive slots.
     Floors ignore upward spikes, and a single dip lowers one floor for one
     window at most, so neither resets the evidence. After a report the window
     restarts from the current slot: a steady leak is reported once per window of
@@ -421,13 +458,13 @@ class TrendDetector:
         self._bases = _Baselines(MemwatchConfig().recent_period, MemwatchConfig().ancient_period)
         self._first: float | None = None
         self._last: float | None = None
-        self._slots: collections.deque[tuple[float, int]] = collections.deque(
-            maxlen=self.config.window
-        )
+        self._slots: collections.deque[_Slot] = collections.deque(maxlen=self.config.window)
         self._slot_start = 0.0
         self._warm = False
         self._min = 0
         self._max = 0
+        self._streak = 0
+        self._streak_slot = -1.0
 
     def feed(self, sample: Sample) -> list[Event]:
         """Take one sample; return its stats event and, when the floor rose steadily, a leak.
@@ -465,25 +502,57 @@ class TrendDetector:
             self._slot_start = sample.time
             self._slots.append(point)
 
+    def _passes(self, slots: list[_Slot], floors: list[_Slot], duration: float) -> bool:
+        config = self.config
+        n = len(slots)
+        k = config.segments
+        first = floors[0][1]
+        growth = floors[-1][1] - first
+        if growth <= 0 or growth < config.min_growth * max(1.0, config.window / n) * first:
+            return False
+        if hourly_rate(growth, duration) < config.min_rate:
+            return False
+        steps = [b[1] - a[1] for a, b in itertools.pairwise(floors)]
+        pairs = [a + b for a, b in itertools.pairwise(steps)]
+        if (
+            min(steps) < config.min_step_share * growth / (k - 1)
+            or max(steps) > config.max_step_share * growth
+            or max(pairs, default=0) > config.max_pair_ratio * 2 * growth / (k - 1)
+        ):
+            return False
+        if growth < config.noise_margin * _floor_noise(slots, k):
+            return False
+        p = config.parts
+        rate = growth / duration
+        return all(
+            _theil_sen(_blocks(slots[i * n // p : (i + 1) * n // p], config.part_points))
+            >= config.min_part_rate * rate
+            for i in range(p)
+        )
+
     def _judge(self, sample: Sample) -> LeakEvent | None:
         config = self.config
         slots = list(self._slots)
         n = len(slots)
         if n < config.min_samples:
+            self._streak = 0
             return None
         k = config.segments
         floors = [min(slots[i * n // k : (i + 1) * n // k], key=_base) for i in range(k)]
         first_time, first = floors[0]
+        duration = sample.time - first_time
+        if not self._passes(slots, floors, duration):
+            self._streak = 0
+            return None
+        if slots[-1][0] != self._streak_slot:
+            # Count each slot once, however many samples it merged.
+            self._streak_slot = slots[-1][0]
+            self._streak += 1
+        if self._streak < config.confirm:
+            return None
+        self._streak = 0
         last = floors[-1][1]
         growth = last - first
-        duration = sample.time - first_time
-        if growth < config.min_growth * first or hourly_rate(growth, duration) < config.min_rate:
-            return None
-        steps = [b[1] - a[1] for a, b in itertools.pairwise(floors)]
-        if min(steps) < config.min_step_share * growth / (k - 1):
-            return None
-        if max(steps) > config.max_step_share * growth:
-            return None
         count = n - slots.index(floors[0])
         reason = (
             f"heap baseline grew {format_size(growth)} over {count} samples "
@@ -500,8 +569,40 @@ class TrendDetector:
         )
 
 
-def _base(slot: tuple[float, int]) -> int:
+def _base(slot: _Slot) -> int:
     return slot[1]
+
+
+def _theil_sen(points: list[_Slot]) -> float:
+    """The median of the slopes between every pair of points (times are distinct)."""
+    slopes = sorted((b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.combinations(points, 2))
+    return slopes[len(slopes) // 2]
+
+
+def _blocks(slots: list[_Slot], most: int) -> list[_Slot]:
+    """``slots`` if there are at most ``most``, else the floors of ``most`` even blocks."""
+    n = len(slots)
+    if n <= most:
+        return slots
+    return [min(slots[i * n // most : (i + 1) * n // most], key=_base) for i in range(most)]
+
+
+def _floor_noise(slots: list[_Slot], k: int) -> float:
+    """The uncertainty of a growth between two floors of ``k`` segments of ``slots``.
+
+    Within each segment, the height of the median reading above the lowest one
+    measures how far readings scatter above the floor; its median over the
+    segments is robust to one segment holding a jump. A floor of ``m`` readings
+    is uncertain by about ``2 / (m + 1)`` of that height (exact for uniform
+    scatter), and the growth spans ``k - 1`` segment steps.
+    """
+    n = len(slots)
+    heights = []
+    for i in range(k):
+        values = sorted(b for _, b in slots[i * n // k : (i + 1) * n // k])
+        heights.append(values[len(values) // 2] - values[0])
+    heights.sort()
+    return heights[len(heights) // 2] * 2 * (k - 1) / (n / k + 1)
 
 
 _MODES: dict[str, tuple[type[MemwatchDetector | TrendDetector], type[Any]]] = {
