@@ -24,6 +24,7 @@ compared type by type. Node's memwatch has the same blind spot.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import functools
 import gc
 import sys
@@ -417,38 +418,42 @@ def _is_list_header(words: tuple[int, ...], probe: list[object]) -> bool:
 
 
 @functools.cache
-def _own_allocation_filters() -> tuple[tracemalloc.Filter, ...]:
-    """Filters that leave out tracemalloc's, memwatch's and the census's own allocations.
+def _census_copy_lines() -> frozenset[tuple[str, int]]:
+    """The lines of ``ctypes.string_at``, where a census's id copies are allocated.
 
-    A census copies ids with ``ctypes.string_at``; with tracemalloc's default
-    single frame those bytes are attributed to the line in ``ctypes/__init__.py``
-    and would show up as an allocation site of their own. Those lines are left
-    out; with deeper tracebacks, any trace through memwatch's files is too.
+    With tracemalloc's default single frame those bytes are attributed to
+    ``ctypes/__init__.py`` and would show up as an allocation site of their own.
     """
-    filters = [
-        tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__),
-        tracemalloc.Filter(inclusive=False, filename_pattern=_OWN_FILES, all_frames=True),
-    ]
-    if _list_items_offset() is not None:
-        import ctypes  # noqa: PLC0415 - imported already by _list_items_offset
+    if _list_items_offset() is None:
+        return frozenset()
+    import ctypes  # noqa: PLC0415 - imported already by _list_items_offset
 
-        code = getattr(ctypes.string_at, "__code__", None)
-        lines = {line for _, _, line in code.co_lines() if line is not None} if code else set()
-        filters += [
-            tracemalloc.Filter(inclusive=False, filename_pattern=code.co_filename, lineno=line)
-            for line in sorted(lines)
-            if code is not None
-        ]
-    return tuple(filters)
+    code = getattr(ctypes.string_at, "__code__", None)
+    if code is None:  # pragma: no cover - a string_at written in C
+        return frozenset()
+    return frozenset((code.co_filename, line) for _, _, line in code.co_lines() if line)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_own_file(filename: str) -> bool:
+    return filename == tracemalloc.__file__ or fnmatch.fnmatch(filename, _OWN_FILES)
 
 
 def _trace_sites() -> tuple[dict[str, int], dict[str, int]]:
-    """Live traced bytes and blocks per ``file:line``, minus tracemalloc's and memwatch's own."""
-    snapshot = tracemalloc.take_snapshot().filter_traces(_own_allocation_filters())
+    """Live traced bytes and blocks per ``file:line``, minus tracemalloc's and memwatch's own.
+
+    Sites are grouped first and filtered after: ``Snapshot.filter_traces`` runs
+    pattern matching in Python for every trace, seconds on a large heap, while
+    there are only a few thousand sites.
+    """
+    copies = _census_copy_lines()
+    snapshot = tracemalloc.take_snapshot()
     sizes: dict[str, int] = {}
     counts: dict[str, int] = {}
     for stat in snapshot.statistics("lineno"):
         frame = stat.traceback[0]
+        if _is_own_file(frame.filename) or (frame.filename, frame.lineno) in copies:
+            continue
         key = f"{frame.filename}:{frame.lineno}"
         sizes[key] = stat.size
         counts[key] = stat.count
