@@ -13,6 +13,7 @@ import pytest
 
 import memwatch
 from memwatch import profiles as profiles_module
+from memwatch.detector import Sample
 from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
 from memwatch.store import MemoryProfileStore
 from memwatch.watcher import Watcher, default_watcher
@@ -411,3 +412,31 @@ def test_the_trend_detector_samples_at_the_watcher_interval():
     assert Watcher(sample_interval=2.0)._detector.config.sample_interval == 2.0  # type: ignore[attr-defined]
     explicit = Watcher(sample_interval=2.0, detector_options={"sample_interval": 4.0})
     assert explicit._detector.config.sample_interval == 4.0  # type: ignore[attr-defined]
+
+
+class FailingStore(MemoryProfileStore):
+    """A store whose writes fail, as a full disk or a dropped connection would."""
+
+    def put(self, profile: object) -> None:  # noqa: ARG002 - the store fails whatever it is given
+        raise OSError("store is read-only")
+
+
+def test_a_failing_store_shows_in_status_and_keeps_no_baseline():
+    """A store that refuses a new profile raises to the caller, counts in status, leaks nothing."""
+    watcher = Watcher(probe=ScriptedProbe(), background=False, store=FailingStore())
+    with pytest.raises(OSError, match="read-only"):
+        watcher.start_profile()
+    status = watcher.status()
+    assert status.watcher.errors == 1
+    assert status.watcher.last_error == "OSError: store is read-only"
+    assert watcher._profiler._baselines == {}
+    assert watcher.pid == os.getpid()
+
+
+def test_samples_older_than_the_last_fed_are_dropped():
+    """A sample queued before one already fed is skipped instead of breaking the detector."""
+    watcher = Watcher(probe=ScriptedProbe(), background=False)
+    watcher._feed([Sample(time=10.0, heap_bytes=MIB, full=True)])
+    before = watcher.status().last_gc
+    assert watcher._feed([Sample(time=5.0, heap_bytes=2 * MIB, full=True)]) == []
+    assert watcher.status().last_gc == before
