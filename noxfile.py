@@ -75,3 +75,14 @@ def demo(session: nox.Session) -> None:
     """A leaking service, found and explained by memwatch."""
     session.install(*PACKAGES)
     session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark suite (about 30 min with the 10-minute healthy run); writes docs/benchmarks.md.
+
+    Arguments go to benchmarks/run_all.py, e.g. `nox -s bench -- --quick --healthy-minutes 1`.
+    """
+    session.install(*_group("benchmarks"))
+    session.install(*PACKAGES, "flask", "fastapi", "tornado")
+    session.run("python", "benchmarks/run_all.py", *session.posargs)
