@@ -56,6 +56,7 @@ SEED_STATUS: dict[str, Any] = {
         "allocated_blocks": 10,
         "errors": 0,
         "last_error": "",
+        "gc_callbacks": 1,
     },
 }
 SEED_KEYS = {

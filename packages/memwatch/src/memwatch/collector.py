@@ -190,6 +190,15 @@ class Collector:
     def _is_in_gc_callbacks(self) -> bool:
         return any(callback is self._callback for callback in gc.callbacks)
 
+    @staticmethod
+    def installed_anywhere() -> int:
+        """How many collectors' callbacks are in ``gc.callbacks`` now (every watcher's)."""
+        return sum(
+            1
+            for callback in gc.callbacks
+            if isinstance(getattr(callback, "__self__", None), Collector)
+        )
+
     @property
     def installed(self) -> bool:
         """Whether the callback is in ``gc.callbacks`` now."""

@@ -221,6 +221,8 @@ class WatcherInfo:
         allocated_blocks: ``sys.getallocatedblocks()`` at the latest sample.
         errors: Errors caught inside the watcher (never raised into the service).
         last_error: The latest such error, as ``"Type: message"``; ``""`` if none.
+        gc_callbacks: memwatch callbacks now in ``gc.callbacks``, this watcher's and any
+            other's: 1 while one watcher runs, and more means a duplicate registration.
     """
 
     running: bool = False
@@ -233,6 +235,7 @@ class WatcherInfo:
     allocated_blocks: int = 0
     errors: int = 0
     last_error: str = ""
+    gc_callbacks: int = 0
 
 
 @attrs.frozen

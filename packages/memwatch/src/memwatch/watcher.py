@@ -407,6 +407,7 @@ class Watcher:
                 allocated_blocks=sys.getallocatedblocks(),
                 errors=errors,
                 last_error=last_error,
+                gc_callbacks=Collector.installed_anywhere(),
             ),
         )
 
