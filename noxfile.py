@@ -86,3 +86,12 @@ def bench(session: nox.Session) -> None:
     session.install(*_group("benchmarks"))
     session.install(*PACKAGES, "flask", "fastapi", "tornado")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
+@nox.session
+def hardening(session: nox.Session) -> None:
+    """The whole hardening suite, slow runs and figures included; `-- -m slow` for those only."""
+    session.install(*_group("tests"), *_group("conformance"), "schemathesis>=4")
+    session.install(*PACKAGES)
+    args = session.posargs or ["-m", "slow or not slow"]
+    session.run("pytest", "tests/hardening", "-s", "-p", "no:cacheprovider", *args)
