@@ -13,7 +13,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 pytest.importorskip("memwatch_fastapi")
 
-from hypothesis import HealthCheck, settings  # noqa: E402 - after the skips
+from hypothesis import HealthCheck, given, settings  # noqa: E402 - after the skips
 
 from memwatch.auth import allow_all  # noqa: E402
 from memwatch.watcher import Watcher  # noqa: E402
@@ -39,11 +39,19 @@ def servers_module():
     return sys.modules["memwatch_conformance_servers"]
 
 
-schema = schemathesis.pytest.from_fixture("fastapi_schema")
-
-
-@schema.parametrize()
-@settings(suppress_health_check=list(HealthCheck), deadline=None)
-def test_openapi_document_holds(case):
+def test_openapi_document_holds(fastapi_schema):
     """Every generated request gets an answer the OpenAPI document declares, and never a 5xx."""
-    case.call_and_validate()
+    # Driven by hand rather than by schemathesis' pytest plugin, whose subtests break on pytest 9.
+    operations = [result.ok() for result in fastapi_schema.get_all_operations()]
+    assert {op.path for op in operations} >= {"/ah/memoryProfile/status", "/ah/memory/gc"}
+    calls = {"n": 0}
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(suppress_health_check=list(HealthCheck), deadline=None)
+        def check(case):
+            case.call_and_validate()
+            calls["n"] += 1
+
+        check()
+    assert calls["n"] >= len(operations)
