@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+import math
 import os
 import platform
 import sys
@@ -49,6 +50,9 @@ __all__ = ["Watcher", "default_watcher"]
 logger = logging.getLogger("memwatch")
 
 _POLL_SECONDS = 1.0
+
+#: Seconds a status may reuse the last ``sys.getallocatedblocks()`` reading.
+_BLOCKS_MAX_AGE = 1.0
 
 
 def _utcnow() -> dt.datetime:
@@ -134,6 +138,8 @@ class Watcher:
         self._thread: threading.Thread | None = None
         self._errors = 0
         self._last_error = ""
+        self._blocks = 0
+        self._blocks_read_at = -math.inf
         self._reset_state()
         _watch_forks(self)
 
@@ -404,12 +410,25 @@ class Watcher:
                 collections=collector.collections,
                 samples=collector.samples,
                 heap_bytes=collector.last_heap_bytes,
-                allocated_blocks=sys.getallocatedblocks(),
+                allocated_blocks=self._allocated_blocks(),
                 errors=errors,
                 last_error=last_error,
                 gc_callbacks=Collector.installed_anywhere(),
             ),
         )
+
+    def _allocated_blocks(self) -> int:
+        """``sys.getallocatedblocks()``, read at most once per ``_BLOCKS_MAX_AGE`` seconds.
+
+        It walks every pymalloc arena (about 40 us at 1M objects, 100 us at 3M),
+        which made it most of a status request's own cost on a large heap
+        (benchmarks/bench_endpoints.py). A racing reader at worst reads it twice.
+        """
+        now = time.monotonic()
+        if now - self._blocks_read_at >= _BLOCKS_MAX_AGE:
+            self._blocks = sys.getallocatedblocks()
+            self._blocks_read_at = now
+        return self._blocks
 
     def force_gc(self) -> GCResult:
         """Run a full collection now, take a sample after it, and return the stats."""
