@@ -161,6 +161,7 @@ def test_fuzzed_requests_get_documented_problem_answers(serve, watcher, adapter)
             assert _list_stored(client) == before, "a refused request changed the store"
 
     run()
+    print(f"\nfuzz {adapter}: {counts}")  # noqa: T201 - the figure the issue asks for
     assert counts["requests"] > counts["known_defects"]
     # The server is still up and still itself.
     status = client.get("/ah/memoryProfile/status", headers=AUTH)
