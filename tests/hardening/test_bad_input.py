@@ -87,18 +87,14 @@ def _list_stored(client: httpx.Client) -> list[dict[str, object]]:
 
 
 def known_adapter_defect(adapter: str, method: str, response: httpx.Response) -> bool:
-    """An answer of a defect the adapter tests below record (xfail) and the report names."""
-    if adapter == "flask" and response.status_code == 308:
-        return True  # werkzeug redirects "/ah//memoryProfile" before memwatch sees it
-    if (
-        adapter in {"flask", "fastapi"}
+    """An answer of the one defect recorded below (xfail): Starlette paths stop at a newline."""
+    del method
+    return (
+        adapter == "fastapi"
         and response.status_code == 404
         and "Memwatch-Pid" not in response.headers
         and "%0A" in response.url.raw_path.decode().upper()
-    ):
-        return True  # the fallback route's path pattern does not match a newline
-    # Tornado 6.6 refuses finish(b"") on a 204: every OPTIONS becomes a 500.
-    return adapter == "tornado" and method == "OPTIONS" and response.status_code == 500
+    )
 
 
 def check_answer(method: str, path: str, response: httpx.Response) -> None:
@@ -170,31 +166,16 @@ def test_fuzzed_requests_get_documented_problem_answers(serve, watcher, adapter)
 
 
 @pytest.mark.parametrize("method", ["PROPFIND", "TRACE", "CONNECT"])
-def test_extension_methods_get_problem_json(serve, watcher, adapter, method, request):
+def test_extension_methods_get_problem_json(serve, watcher, method):
     """A method no route serves, even one the framework does not know, is memwatch's 405 problem."""
-    if adapter in {"flask", "fastapi"}:
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="adapter registers its fallback for 7 methods only: the framework's own "
-                "405 (HTML on Flask, plain JSON on FastAPI) answers other methods",
-                strict=True,
-            )
-        )
     server = serve(auth=bearer_token(TOKEN), watcher=watcher)
     response = server.client.request(method, "/ah/memoryProfile/status", headers=AUTH)
     assert response.status_code == 405
     assert_problem(405, response.headers, response.content, pid=PID)
 
 
-def test_options_answers_204_without_a_body(serve, watcher, adapter, request):
+def test_options_answers_204_without_a_body(serve, watcher):
     """OPTIONS on a route answers 204 with Allow and no body."""
-    if adapter == "tornado":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="memwatch_tornado calls finish(b'') on the 204, which Tornado 6.6 refuses",
-                strict=True,
-            )
-        )
     server = serve(auth=bearer_token(TOKEN), watcher=watcher)
     response = server.client.options("/ah/memoryProfile/status", headers=AUTH)
     assert response.status_code == 204
@@ -202,15 +183,8 @@ def test_options_answers_204_without_a_body(serve, watcher, adapter, request):
     assert "GET" in response.headers["Allow"]
 
 
-def test_doubled_slash_is_a_problem_not_a_redirect(serve, watcher, adapter, request):
+def test_doubled_slash_is_a_problem_not_a_redirect(serve, watcher):
     """A path with an empty segment is memwatch's own problem, not a framework redirect."""
-    if adapter == "flask":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="werkzeug's merge_slashes answers 308 with an HTML page first",
-                strict=True,
-            )
-        )
     server = serve(auth=bearer_token(TOKEN), watcher=watcher)
     response = server.client.post("/ah//memoryProfile", headers=AUTH)
     assert response.status_code == 404
@@ -222,9 +196,6 @@ def test_newline_in_a_path_is_a_problem(serve, watcher, adapter, path, request):
     """A percent-encoded newline anywhere under the prefix still gets memwatch's 404 problem."""
     if adapter == "fastapi" and path == "/ah/%0A/x":
         reason = "Starlette's {rest:path} pattern stops at a newline: FastAPI's plain 404"
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-    if adapter == "flask" and path == "/ah/a%0A":
-        reason = "werkzeug's <path:rest> does not match a trailing newline: Flask's HTML 404"
         request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
     server = serve(auth=bearer_token(TOKEN), watcher=watcher)
     response = server.client.get(path, headers=AUTH)

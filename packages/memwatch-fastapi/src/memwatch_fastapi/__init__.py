@@ -40,9 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["memwatch_lifespan", "memwatch_router", "openapi_schema"]
 
-# Every method a client may send: the core answers those it does not serve with
-# 405 and an Allow header, instead of Starlette's plain-JSON 405.
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _PARAM = re.compile(r"\{(\w+)\}")
 
 # What each route of memwatch.http.ROUTES answers on success: status and body schemas.
@@ -147,13 +144,26 @@ def memwatch_router(
             openapi_extra={"parameters": query} if query else None,
         )
     if api.prefix:  # at the root a fallback would swallow the app's own 404s and 405s
-        router.add_api_route(
-            "/{rest:path}",
-            _endpoint(api, "/{rest}", heavy=False),
-            methods=_ALL_METHODS,
+        # An ASGI app (not a function) as a plain Starlette route matches every
+        # method, extension methods (PROPFIND, TRACE...) included.
+        router.add_route(
+            api.prefix + "/{rest:path}",
+            _AnyMethod(_endpoint(api, "/{rest}", heavy=False)),  # type: ignore[arg-type]  # Starlette takes ASGI apps too
             include_in_schema=False,
         )
     return router
+
+
+class _AnyMethod:
+    """An ASGI app around an endpoint, so Starlette routes every method to it."""
+
+    def __init__(self, endpoint: Callable[..., Awaitable[StarletteResponse]]) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        request = StarletteRequest(scope, receive)
+        response = await self.endpoint(request, **request.path_params)
+        await response(scope, receive, send)
 
 
 def _endpoint(

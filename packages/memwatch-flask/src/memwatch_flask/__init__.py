@@ -36,9 +36,6 @@ __all__ = ["EXTENSION_KEY", "Memwatch", "to_core_request", "to_flask_response"]
 EXTENSION_KEY = "memwatch"
 """The key of ``app.extensions`` that holds the app's :class:`~memwatch.http.MemwatchAPI`."""
 
-# Every method a client may send: the core answers those it does not serve with
-# 405 and an Allow header, instead of Flask's HTML error page.
-_ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -79,13 +76,11 @@ class Memwatch:
             raise RuntimeError(f"memwatch is already mounted on the Flask app {app.name!r}")
         app.extensions[EXTENSION_KEY] = self.api
         app.register_blueprint(self.blueprint())
+        if self.api.prefix:  # at the root it would turn the app's own 404s and 405s into ours
+            app.before_request(_answer_routing_errors)
 
     def blueprint(self) -> flask.Blueprint:
-        """A new Blueprint with one URL rule per route, plus a fallback for the rest of the prefix.
-
-        The fallback sends unknown paths and wrong methods under the prefix to
-        the core too, so they get its 404/405 problem+json rather than HTML.
-        """
+        """A new Blueprint with one URL rule per route of the contract."""
         bp = flask.Blueprint("memwatch", __name__, url_prefix=self.api.prefix or None)
         for route in self.api.routes:
             bp.add_url_rule(
@@ -93,15 +88,6 @@ class Memwatch:
                 endpoint=route.name,
                 view_func=_view,
                 methods=[route.method],
-                provide_automatic_options=False,
-            )
-        # At the root a fallback would turn the app's own 404s and 405s into memwatch's.
-        for rule in ("/", "/<path:rest>") if self.api.prefix else ():
-            bp.add_url_rule(
-                rule,
-                endpoint="fallback" if rule == "/" else "fallback_path",
-                view_func=_view,
-                methods=_ALL_METHODS,
                 provide_automatic_options=False,
             )
         return bp
@@ -122,6 +108,23 @@ def to_core_request(request: flask.Request) -> Request:
 def to_flask_response(response: Response) -> flask.Response:
     """Translate the core's :class:`~memwatch.http.Response` into a Flask response."""
     return flask.Response(response.body, status=response.status, headers=list(response.headers))
+
+
+def _answer_routing_errors() -> flask.Response | None:
+    """Let the core answer what Flask's router refused under the prefix.
+
+    Unknown paths, methods no rule serves (OPTIONS and extension methods
+    included) and werkzeug's slash-merging redirects would otherwise get
+    werkzeug's HTML pages; the core answers them with problem+json 404/405.
+    Flask runs app-level ``before_request`` functions even when routing failed.
+    """
+    request = flask.request
+    if request.routing_exception is None:
+        return None
+    api: MemwatchAPI = flask.current_app.extensions[EXTENSION_KEY]
+    if request.path != api.prefix and not request.path.startswith(api.prefix + "/"):
+        return None
+    return to_flask_response(api.handle(to_core_request(request)))
 
 
 def _view(**_params: str) -> flask.Response:

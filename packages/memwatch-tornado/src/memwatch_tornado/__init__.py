@@ -113,7 +113,8 @@ class MemwatchHandler(RequestHandler):
         self.set_status(response.status)
         for name, value in response.headers:
             self.add_header(name, value)
-        self.finish(response.body)
+        # Tornado refuses any body, even b"", on a 204 or 304.
+        self.finish(response.body or None)
 
     async def get(self, *_args: str, **_kwargs: str) -> None:  # noqa: D102 - see _serve
         await self._serve()
