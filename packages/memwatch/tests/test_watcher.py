@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,6 +18,9 @@ from memwatch.detector import Sample
 from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
 from memwatch.store import MemoryProfileStore
 from memwatch.watcher import Watcher, default_watcher
+
+if TYPE_CHECKING:
+    from memwatch.models import Profile
 
 MIB = 1024 * 1024
 
@@ -440,3 +444,23 @@ def test_samples_older_than_the_last_fed_are_dropped():
     before = watcher.status().last_gc
     assert watcher._feed([Sample(time=5.0, heap_bytes=2 * MIB, full=True)]) == []
     assert watcher.status().last_gc == before
+
+
+class StoreFailingOnEnd(MemoryProfileStore):
+    """A store that accepts running profiles but fails to store finished ones."""
+
+    def put(self, profile: Profile) -> None:
+        if profile.state != "running":
+            raise OSError("store went away")
+        super().put(profile)
+
+
+def test_a_store_failing_at_end_leaves_no_profile_stuck_running():
+    """If the finished profile cannot be stored, the running one is removed, not left forever."""
+    watcher = Watcher(probe=ScriptedProbe(), background=False, store=StoreFailingOnEnd())
+    running = watcher.start_profile()
+    with pytest.raises(OSError, match="store went away"):
+        watcher.end_profile(running.id)
+    assert watcher.list_profiles() == []
+    assert watcher.start_profile().state == "running"
+    assert watcher.status().watcher.errors == 1

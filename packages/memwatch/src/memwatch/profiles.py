@@ -189,7 +189,12 @@ class Profiler:
                     last_diff=report,
                 )
             if self._store.get(profile_id) is not None:
-                self._store.put(ended)
+                try:
+                    self._store.put(ended)
+                except BaseException:
+                    # Its baseline is gone: a stored "running" profile could never end.
+                    self._store.delete(profile_id)
+                    raise
             return ended
         finally:
             self._census_lock.release()
