@@ -79,7 +79,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmark suite (about 35 min, most of it the live detection runs); writes docs/benchmarks.md.
+    """The benchmark suite (about 35 min, mostly live detection); writes docs/benchmarks.md.
 
     Arguments go to benchmarks/run_all.py, e.g. `nox -s bench -- --quick --healthy-minutes 1`.
     """
