@@ -129,9 +129,14 @@ def tornado_app(**memwatch: Any) -> Any:
 
 @contextlib.contextmanager
 def run_flask(app: Any) -> Iterator[tuple[str, threading.Thread]]:
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    class QuietRequestHandler(WSGIRequestHandler):
+        def log_request(self, *_args: object, **_kwargs: object) -> None:
+            """Log no request lines: pytest's log capture keeps every record until the test
+            ends, which is itself a leak of dicts that would outgrow the one under test."""
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="werkzeug", daemon=True)
     thread.start()
     try:
