@@ -104,7 +104,11 @@ def test_reused_address_counts_as_neither() -> None:
     del objects[:]
     objects.extend(Leaky(i) for i in range(50))
     reused = len(before & {id(o) for o in objects})
-    line = detail(hd.end(), Leaky)
+    report = hd.end()
+    if reused == 50:  # every address reused: no change at all, so no line for the type
+        assert type_name(Leaky) not in {d.what for d in report.change.details}
+        return
+    line = detail(report, Leaky)
     assert (line.allocated, line.freed) == (50 - reused, 50 - reused)
 
 
