@@ -369,7 +369,7 @@ class TrendConfig:
     window: int = 180
     min_samples: int = 20
     segments: int = 5
-    min_rate: float = 32.0 * _MIB
+    min_rate: float = 16.0 * _MIB
     min_growth: float = 0.028
     min_step_share: float = 0.0
     max_step_share: float = 0.45
