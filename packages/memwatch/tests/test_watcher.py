@@ -464,3 +464,39 @@ def test_a_store_failing_at_end_leaves_no_profile_stuck_running():
     assert watcher.list_profiles() == []
     assert watcher.start_profile().state == "running"
     assert watcher.status().watcher.errors == 1
+
+
+def test_an_auto_capture_blocked_by_a_busy_census_ends_on_a_later_poll():
+    """A leak capture due while another census runs stays pending, then completes; no raise."""
+    watcher, _ = leaking_watcher(capture_seconds=0.0)
+    with watcher:
+        for _ in range(10):
+            watcher.force_gc()
+            if watcher.list_profiles():
+                break
+        (captured,) = watcher.list_profiles()
+        census_lock = watcher._profiler._census_lock
+        assert census_lock.acquire(timeout=5)
+        try:
+            watcher.poll()  # due, but the census is busy: must not raise, must stay pending
+            assert watcher.get_profile(captured.id).state == "running"
+        finally:
+            census_lock.release()
+        watcher.poll()
+    assert watcher.get_profile(captured.id).state == "complete"
+    assert watcher.status().watcher.errors == 0
+
+
+def test_a_forced_gc_never_fails_because_auto_capture_is_busy():
+    """POST /memory/gc answers even when the leak it reveals cannot be captured right now."""
+    watcher, _ = leaking_watcher()
+    census_lock = watcher._profiler._census_lock
+    with watcher:
+        assert census_lock.acquire(timeout=5)
+        try:
+            results = [watcher.force_gc() for _ in range(6)]
+        finally:
+            census_lock.release()
+    assert results[-1].last_gc.num_full_gc >= 6
+    assert watcher.status().last_leak.growth > 0
+    assert watcher.list_profiles() == []

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from memwatch.collector import Collector
 from memwatch.detector import Detector, LeakEvent, Sample, StatsEvent, make_detector
-from memwatch.errors import MemwatchError
+from memwatch.errors import CensusBusyError, MemwatchError
 from memwatch.models import (
     EventKind,
     GCResult,
@@ -134,6 +134,7 @@ class Watcher:
         )
         self._lifecycle = threading.Lock()
         self._state = threading.RLock()
+        self._capture_lock = threading.Lock()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors = 0
@@ -234,6 +235,7 @@ class Watcher:
         """Start afresh in a forked child: its heap is its own, its counts start at zero."""
         self._lifecycle = threading.Lock()
         self._state = threading.RLock()
+        self._capture_lock = threading.Lock()
         self._collector.reset()
         self._detector.reset()
         self._profiler.reset()
@@ -308,10 +310,25 @@ class Watcher:
         return leaks
 
     def _after_leaks(self, leaks: list[LeakEvent]) -> None:
-        """Auto-capture for new leak events, outside the state lock (a census takes a while)."""
-        if self.auto_capture:
+        """Auto-capture for new leak events, outside the state lock (a census takes a while).
+
+        Best effort, never raising: the poll thread and a forced collection may
+        both get here; one captures, the other skips. A manual census running
+        right now (busy) skips this leak event's capture; other errors are counted.
+        """
+        if not (self.auto_capture and leaks):
+            return
+        if not self._capture_lock.acquire(blocking=False):
+            return
+        try:
             for event in leaks:
                 self._auto_capture_on_leak(event.time)
+        except CensusBusyError:
+            pass  # a manual census holds the heap's attention; the next leak event tries again
+        except Exception as exc:  # noqa: BLE001 - auto-capture must never fail the caller
+            self._note_error(exc)
+        finally:
+            self._capture_lock.release()
 
     def _record_stats(self, event: StatsEvent) -> None:
         stats = GCStats(
@@ -356,20 +373,25 @@ class Watcher:
 
     def _maybe_end_auto_capture(self, now: float) -> None:
         started = self._auto_started
-        if (
-            self._auto_id is not None
-            and started is not None
-            and (now - started >= self.capture_seconds)
-        ):
+        if self._auto_id is None or started is None or now - started < self.capture_seconds:
+            return
+        if not self._capture_lock.acquire(blocking=False):
+            return
+        try:
             self._end_auto_capture()
+        except CensusBusyError:
+            pass  # still pending: the next poll ends it
+        finally:
+            self._capture_lock.release()
 
     def _end_auto_capture(self) -> None:
-        profile_id, self._auto_id, self._auto_started = self._auto_id, None, None
+        """End the running auto-capture; on a busy census it stays pending (the caller retries)."""
+        profile_id = self._auto_id
         if profile_id is None:
             return
-        stored = self._profiler.running("leak")
-        if any(p.id == profile_id for p in stored):
+        if any(p.id == profile_id for p in self._profiler.running("leak")):
             self._profiler.end(profile_id)
+        self._auto_id, self._auto_started = None, None
 
     def _record_diff(self, report: HeapDiffReport) -> StateSnapshot:
         with self._state:
