@@ -21,13 +21,15 @@ routing, auth, validation, problem+json errors and headers. This module turns
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import flask
 
 from memwatch.http import MemwatchAPI, Request, Response
 
 if TYPE_CHECKING:
+    from werkzeug.local import LocalProxy
+
     from memwatch.auth import Authorizer
     from memwatch.watcher import Watcher
 
@@ -129,4 +131,8 @@ def _answer_routing_errors() -> flask.Response | None:
 
 def _view(**_params: str) -> flask.Response:
     api: MemwatchAPI = flask.current_app.extensions[EXTENSION_KEY]
-    return to_flask_response(api.handle(to_core_request(flask.request)))
+    # The request itself, not its context-local proxy: each attribute read through
+    # the proxy costs a context lookup, and translation reads eight of them.
+    proxy = cast("LocalProxy[flask.Request]", flask.request)
+    request = proxy._get_current_object()  # noqa: SLF001 - werkzeug's documented way
+    return to_flask_response(api.handle(to_core_request(request)))

@@ -96,11 +96,13 @@ converter: cattrs.Converter = make_converter()
 """The shared converter; use it rather than building one per call."""
 
 
+# json.dumps builds a new encoder on every call that passes options; one kept encoder does not.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(obj: Any) -> bytes:
     """Serialize a model to compact UTF-8 JSON bytes."""
-    return json.dumps(converter.unstructure(obj), ensure_ascii=False, separators=(",", ":")).encode(
-        "utf-8"
-    )
+    return _ENCODER.encode(converter.unstructure(obj)).encode("utf-8")
 
 
 def loads(data: bytes | str, cls: type[T]) -> T:

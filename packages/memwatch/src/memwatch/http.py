@@ -198,13 +198,36 @@ ROUTES: tuple[Route, ...] = (
 )
 """The seven routes of DESIGN.md's HTTP contract."""
 
-_TEMPLATES: tuple[str, ...] = tuple(dict.fromkeys(route.template for route in ROUTES))
-# A literal segment beats {id}: /memoryProfile/status is the status route, not a profile.
-_TEMPLATES = tuple(sorted(_TEMPLATES, key=lambda template: "{" in template))
+
+@attrs.frozen
+class _Resource:
+    """One path template and what it answers: built once, looked up per request."""
+
+    template: str
+    segments: tuple[str, ...]
+    methods: Mapping[str, Route]
+    allow: tuple[tuple[str, str], ...]
 
 
-def _match(template: str, segments: list[str]) -> dict[str, str] | None:
-    expected = template.split("/")[1:]
+def _resources() -> tuple[_Resource, ...]:
+    by_template: dict[str, dict[str, Route]] = {}
+    for route in ROUTES:
+        by_template.setdefault(route.template, {})[route.method] = route
+    resources = []
+    for template, methods in by_template.items():
+        segments = next(iter(methods.values())).segments
+        if "GET" in methods:
+            methods["HEAD"] = methods["GET"]  # HEAD answers what GET would
+        allow = (("Allow", ", ".join(sorted({*methods, "OPTIONS"}))),)
+        resources.append(_Resource(template, segments, MappingProxyType(methods), allow))
+    # A literal segment beats {id}: /memoryProfile/status is the status route, not a profile.
+    return tuple(sorted(resources, key=lambda resource: "{" in resource.template))
+
+
+_RESOURCES = _resources()
+
+
+def _match(expected: tuple[str, ...], segments: list[str]) -> dict[str, str] | None:
     if len(expected) != len(segments):
         return None
     params: dict[str, str] = {}
@@ -340,14 +363,12 @@ class MemwatchAPI:
             return None
         return path[len(self.prefix) :].split("/")[1:]
 
-    def _resolve(self, path: str) -> tuple[str, dict[str, str]] | None:
-        segments = self._relative(path)
-        if segments is None:
-            return None
-        for template in _TEMPLATES:
-            params = _match(template, segments)
+    @staticmethod
+    def _resolve(segments: list[str]) -> tuple[_Resource, dict[str, str]] | None:
+        for resource in _RESOURCES:
+            params = _match(resource.segments, segments)
             if params is not None:
-                return template, params
+                return resource, params
         return None
 
     def route_for(self, method: str, path: str) -> Route | None:
@@ -356,14 +377,9 @@ class MemwatchAPI:
         ``HEAD`` maps to the GET route. Adapters use it to run heavy routes off the
         event loop; it neither authorizes nor validates the id.
         """
-        resolved = self._resolve(path)
-        if resolved is None:
-            return None
-        wanted = "GET" if method == "HEAD" else method
-        return next(
-            (r for r in ROUTES if r.template == resolved[0] and r.method == wanted),
-            None,
-        )
+        segments = self._relative(path)
+        resolved = None if segments is None else self._resolve(segments)
+        return None if resolved is None else resolved[0].methods.get(method)
 
     # -- responses -------------------------------------------------------------
 
@@ -423,30 +439,28 @@ class MemwatchAPI:
         return response
 
     def _dispatch(self, request: Request) -> Response:
-        if self._relative(request.path) is None:
+        segments = self._relative(request.path)
+        if segments is None:
             return self._problem(404, f"No memwatch route matches {_quote(request.path)}.")
         denial = authorize(self._auth, request)
         if denial is not None:
             return self._problem(denial.status, denial.detail, denial.headers)
-        resolved = self._resolve(request.path)
+        resolved = self._resolve(segments)
         if resolved is None:
             return self._problem(404, f"No memwatch route matches {_quote(request.path)}.")
         return self._dispatch_resource(request, *resolved)
 
     def _dispatch_resource(
-        self, request: Request, template: str, params: dict[str, str]
+        self, request: Request, resource: _Resource, params: dict[str, str]
     ) -> Response:
-        methods = {route.method: route for route in ROUTES if route.template == template}
-        allowed = set(methods) | {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
-        allow = [("Allow", ", ".join(sorted(allowed)))]
         if request.method == "OPTIONS":
-            return Response(204, self._headers(None, allow))
-        route = methods.get("GET" if request.method == "HEAD" else request.method)
+            return Response(204, self._headers(None, resource.allow))
+        route = resource.methods.get(request.method)
         if route is None:
             return self._problem(
                 405,
-                f"{_quote(request.method)} is not allowed here; allowed: {allow[0][1]}.",
-                allow,
+                f"{_quote(request.method)} is not allowed here; allowed: {resource.allow[0][1]}.",
+                resource.allow,
             )
         profile_id = params.get("id")
         if profile_id is not None and not _ID_PATTERN.fullmatch(profile_id):

@@ -59,8 +59,10 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _free_threaded() -> bool:
-    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+# What the interpreter is does not change while it runs: read once, not per status.
+_PYTHON_VERSION = platform.python_version()
+_IMPLEMENTATION = sys.implementation.name
+_FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 class Watcher:
@@ -368,7 +370,11 @@ class Watcher:
         if last is not None and now - last < self.capture_cooldown:
             return
         self._last_auto_capture = now
-        profile = self._profiler.start("leak")
+        try:
+            profile = self._profiler.start("leak")
+        except CensusBusyError:
+            self._last_auto_capture = last  # no census ran: the next leak event tries again
+            raise
         self._auto_id, self._auto_started = profile.id, now
 
     def _maybe_end_auto_capture(self, now: float) -> None:
@@ -416,9 +422,9 @@ class Watcher:
             last_diff=last_diff,
             process=ProcessInfo(
                 pid=os.getpid(),
-                python_version=platform.python_version(),
-                implementation=sys.implementation.name,
-                free_threaded=_free_threaded(),
+                python_version=_PYTHON_VERSION,
+                implementation=_IMPLEMENTATION,
+                free_threaded=_FREE_THREADED,
                 gc_enabled=gc.isenabled(),
                 gc_thresholds=tuple(gc.get_threshold()),
                 gc_freeze_count=gc.get_freeze_count(),
