@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import ctypes
 import datetime as dt
 import gc
 import sys
@@ -352,3 +353,23 @@ def test_census_without_the_fast_id_reader(monkeypatch: pytest.MonkeyPatch) -> N
     line = tally(take_census(), Plain)
     assert line.nodes == 50
     assert set(line.ids.tolist()) == {id(o) for o in objects}
+
+
+def test_without_the_fast_id_reader_ctypes_allocations_stay_visible_as_sites(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where ids come from id(), a census copies nothing via ctypes, so ctypes' lines stay sites."""
+    monkeypatch.setattr(census_module, "_list_items_offset", lambda: None)
+    census_module._census_copy_lines.cache_clear()
+    buffer = ctypes.create_string_buffer(4096)
+    tracemalloc.start()
+    try:
+        copies = [ctypes.string_at(buffer, 4096) for _ in range(50)]
+        census = take_census()
+    finally:
+        tracemalloc.stop()
+        census_module._census_copy_lines.cache_clear()
+    assert census.sites is not None
+    in_ctypes = [size for (file, _), (size, _) in census.sites.items() if file == ctypes.__file__]
+    assert sum(in_ctypes) >= 50 * 4096
+    assert len(copies) == 50

@@ -8,7 +8,8 @@ import os
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+import warnings
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -20,9 +21,13 @@ from memwatch.store import MemoryProfileStore
 from memwatch.watcher import Watcher, default_watcher
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from memwatch.models import Profile
 
 MIB = 1024 * 1024
+
+T = TypeVar("T")
 
 
 class ScriptedProbe:
@@ -217,6 +222,26 @@ def test_a_failing_census_fails_the_profile_not_the_caller(monkeypatch):
     assert watcher.status().last_event == ""
 
 
+def test_a_profile_deleted_while_its_closing_census_runs_stays_deleted(monkeypatch):
+    """A DELETE landing during a profile's closing census wins: the profile is not stored again."""
+    watcher = Watcher(probe=ScriptedProbe(), background=False)
+    running = watcher.start_profile()
+    real_census = profiles_module.take_census
+
+    def census_during_a_delete(**options: Any) -> object:
+        watcher.delete_profile(running.id)  # another request's DELETE, while this census runs
+        return real_census(**options)
+
+    monkeypatch.setattr(profiles_module, "take_census", census_during_a_delete)
+    ended = watcher.end_profile(running.id)
+    assert ended.state == "complete"
+    assert watcher.list_profiles() == []
+    with pytest.raises(ProfileNotFoundError):
+        watcher.get_profile(running.id)
+    monkeypatch.undo()
+    assert watcher.start_profile().state == "running"  # nothing of the deleted one is left running
+
+
 def leaking_watcher(**options: object) -> tuple[Watcher, ScriptedProbe]:
     probe = ScriptedProbe(step=4 * MIB)
     watcher = Watcher(
@@ -309,6 +334,63 @@ def test_a_store_can_be_supplied():
     assert store.get(profile.id) == profile
 
 
+def _save_coverage_in_child() -> None:
+    """Save what coverage measured in this forked child: ``os._exit`` skips its atexit save.
+
+    Coverage gives a forked child its own data file, so ``coverage combine``
+    adds the fork hooks' lines to the parent's. Without coverage, nothing to do.
+    """
+    try:
+        import coverage  # noqa: PLC0415 - only when the tests run under coverage
+    except ImportError:
+        return
+    cov = coverage.Coverage.current()
+    if cov is not None:
+        cov.stop()
+        cov.save()
+
+
+def run_in_fork(report: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``report`` in a forked child and return what it returned there (as JSON)."""
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # 3.12+ warns about forking a process with threads; the child only reports and exits.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        code = 1
+        try:
+            os.close(read_end)
+            os.write(write_end, json.dumps(report()).encode())
+            code = 0
+        finally:
+            try:
+                _save_coverage_in_child()
+            finally:
+                os._exit(code)  # never back into pytest, whatever happened
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = json.loads(pipe.read())
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    answer["pid"] = pid
+    return answer
+
+
+def _fork_report(watcher: Watcher) -> dict[str, Any]:
+    """What a forked child sees of ``watcher``."""
+    status = watcher.status()
+    thread = watcher._thread
+    return {
+        "child_pid": status.process.pid if status.process else -1,
+        "collections": status.watcher.collections,
+        "profiles": len(watcher.list_profiles()),
+        "last_event": status.last_event,
+        "running": status.watcher.running,
+        "thread": thread is not None and thread.is_alive(),
+    }
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_starts_afresh():
     """In a forked child the counts start at zero, profiles are gone, and the pid is its own."""
@@ -320,35 +402,37 @@ def test_a_forked_child_starts_afresh():
         watcher.start_profile()
         parent = watcher.status()
         assert parent.watcher.collections > 0
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through the pipe
-            try:
-                status = watcher.status()
-                thread = watcher._thread
-                report = {
-                    "pid": status.process.pid if status.process else -1,
-                    "collections": status.watcher.collections,
-                    "profiles": len(watcher.list_profiles()),
-                    "last_event": status.last_event,
-                    "running": status.watcher.running,
-                    "thread": thread is not None and thread.is_alive(),
-                }
-                os.write(write_end, json.dumps(report).encode())
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        with os.fdopen(read_end) as pipe:
-            report = json.loads(pipe.read())
-        os.waitpid(pid, 0)
+        report = run_in_fork(lambda: _fork_report(watcher))
     finally:
         watcher.stop()
-    assert report["pid"] == pid != os.getpid()
+    assert report["child_pid"] == report["pid"] != os.getpid()
     assert report["collections"] == 0
     assert report["profiles"] == 0
     assert report["last_event"] == ""
     assert report["running"] is True
     assert report["thread"] is True
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_no_polling_thread_its_parent_did_not_have():
+    """A self-polled watcher keeps watching in a child, threadless; a stopped one stays stopped."""
+    self_polled = Watcher(probe=ScriptedProbe(), background=False).start()
+    stopped = Watcher(probe=ScriptedProbe(), sample_interval=0.01)
+    stopped.start()
+    stopped.stop()
+    try:
+        self_polled.force_gc()
+        report = run_in_fork(
+            lambda: {"self_polled": _fork_report(self_polled), "stopped": _fork_report(stopped)}
+        )
+    finally:
+        self_polled.stop()
+    assert report["self_polled"]["running"] is True
+    assert report["self_polled"]["thread"] is False
+    assert report["self_polled"]["last_event"] == ""
+    assert report["self_polled"]["collections"] == 0
+    assert report["stopped"]["running"] is False
+    assert report["stopped"]["thread"] is False
 
 
 def test_stop_from_another_thread_while_polling_does_not_deadlock():
@@ -500,3 +584,115 @@ def test_a_forced_gc_never_fails_because_auto_capture_is_busy():
     assert results[-1].last_gc.num_full_gc >= 6
     assert watcher.status().last_leak.growth > 0
     assert watcher.list_profiles() == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", True), ("TRUE", True), ("yes", True), ("On", True), ("0", False), ("No", False)],
+)
+def test_from_env_reads_every_spelling_of_a_flag(raw, expected):
+    """MEMWATCH_AUTO_CAPTURE accepts 1/0, true/false, yes/no and on/off, in any case."""
+    assert Watcher.from_env({"MEMWATCH_AUTO_CAPTURE": raw}).auto_capture is expected
+
+
+def finishes(work: Callable[[], T]) -> T:
+    """Run ``work`` in another thread and return its result; fail instead of hanging."""
+    results: list[T] = []
+    thread = threading.Thread(target=lambda: results.append(work()))
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "blocked on a lock another thread holds"
+    return results[0]
+
+
+def force_gc_until_captured(watcher: Watcher, attempts: int = 10) -> list[Profile]:
+    """Force collections until the leak they reveal is auto-captured; the profiles then."""
+    for _ in range(attempts):
+        watcher.force_gc()
+        if watcher.list_profiles():
+            break
+    return watcher.list_profiles()
+
+
+def test_a_leak_seen_while_another_thread_captures_is_skipped_without_waiting():
+    """A leak seen while another thread captures neither waits nor captures twice; later ones do."""
+    watcher, _ = leaking_watcher(capture_cooldown=3600.0)
+    with watcher:
+        capture_lock = watcher._capture_lock  # held as the poll thread holds it mid-census
+        assert capture_lock.acquire(timeout=5)
+        try:
+            results = finishes(lambda: [watcher.force_gc() for _ in range(6)])
+        finally:
+            capture_lock.release()
+        assert len(results) == 6
+        assert watcher.status().last_leak.growth > 0
+        assert watcher.list_profiles() == []
+        captured = force_gc_until_captured(watcher)
+    assert [(p.trigger, p.state) for p in captured] == [("leak", "running")]
+
+
+def test_an_auto_capture_that_fails_is_counted_never_raised():
+    """A store failing during an auto-capture never fails the forced collection; status shows it."""
+    watcher, _ = leaking_watcher(store=FailingStore())
+    with watcher:
+        results = [watcher.force_gc() for _ in range(6)]
+    status = watcher.status()
+    assert results[-1].last_gc.num_full_gc >= 6
+    assert status.last_leak.growth > 0
+    assert status.watcher.errors == 1
+    assert status.watcher.last_error == "OSError: store is read-only"
+    assert watcher._profiler._baselines == {}
+
+
+def test_a_due_capture_end_waits_while_another_thread_is_capturing():
+    """A capture due to end while another thread holds the capture stays running, then ends."""
+    watcher, _ = leaking_watcher(capture_seconds=0.0)
+    with watcher:
+        (captured,) = force_gc_until_captured(watcher)
+        capture_lock = watcher._capture_lock
+        assert capture_lock.acquire(timeout=5)
+        try:
+            finishes(watcher.poll)
+            assert watcher.get_profile(captured.id).state == "running"
+        finally:
+            capture_lock.release()
+        watcher.poll()
+    assert watcher.get_profile(captured.id).state == "complete"
+    assert watcher.status().watcher.errors == 0
+
+
+@pytest.mark.parametrize("action", ["delete_profile", "end_profile"])
+def test_a_leak_capture_the_user_deleted_or_ended_is_let_go(action):
+    """A leak capture deleted or ended through the API stays so; the next leak starts a new one."""
+    watcher, _ = leaking_watcher(capture_seconds=0.0, capture_cooldown=0.0)
+    with watcher:
+        (first,) = force_gc_until_captured(watcher)
+        getattr(watcher, action)(first.id)
+        after_user = watcher.list_profiles()
+        watcher.poll()  # the capture is due: nothing left to end, nothing to complain about
+        assert watcher.list_profiles() == after_user
+        for _ in range(10):
+            watcher.force_gc()
+            if len(watcher.list_profiles()) > len(after_user):
+                break
+        profiles = watcher.list_profiles()
+    assert [(p.trigger, p.state) for p in profiles[len(after_user) :]] == [("leak", "running")]
+    assert profiles[-1].id != first.id
+    assert watcher.status().watcher.errors == 0
+
+
+def test_a_leak_not_captured_for_a_busy_census_is_captured_at_the_next_leak():
+    """A leak skipped for a running census starts no cooldown: the next leak is captured."""
+    watcher, _ = leaking_watcher(capture_cooldown=3600.0)
+    census_lock = watcher._profiler._census_lock
+    with watcher:
+        assert census_lock.acquire(timeout=5)
+        try:
+            for _ in range(6):
+                watcher.force_gc()
+        finally:
+            census_lock.release()
+        assert watcher.status().last_leak.growth > 0
+        assert watcher.list_profiles() == []
+        captured = force_gc_until_captured(watcher)
+    assert [(p.trigger, p.state) for p in captured] == [("leak", "running")]
