@@ -696,3 +696,52 @@ def test_a_leak_not_captured_for_a_busy_census_is_captured_at_the_next_leak():
         assert watcher.list_profiles() == []
         captured = force_gc_until_captured(watcher)
     assert [(p.trigger, p.state) for p in captured] == [("leak", "running")]
+
+
+def test_an_auto_capture_whose_closing_census_fails_is_counted_in_status(monkeypatch):
+    """A leak capture that fails at its end is stored 'failed' and counted as an error, like a manual one."""
+    watcher, _ = leaking_watcher(capture_seconds=0.0)
+    with watcher:
+        (captured,) = force_gc_until_captured(watcher)
+
+        def broken_census(**_: object) -> object:
+            raise MemoryError("census ran out of memory")
+
+        monkeypatch.setattr(profiles_module, "take_census", broken_census)
+        watcher.poll()  # the capture is due: its closing census fails
+    status = watcher.status()
+    assert watcher.get_profile(captured.id).state == "failed"
+    assert status.watcher.errors == 1
+    assert status.watcher.last_error == "MemoryError: census ran out of memory"
+
+
+def test_a_capture_ended_and_replaced_by_another_thread_is_not_ended_early():
+    """A poll that found a capture due but took the lock after another thread replaced it ends nothing."""
+    watcher, _ = leaking_watcher(capture_seconds=30.0, capture_cooldown=0.0)
+    real_lock = watcher._capture_lock
+
+    class ReplacedMeanwhile:
+        """The capture lock, as seen by a poll that loses the race for it."""
+
+        def acquire(self, blocking: bool = True) -> bool:
+            # Before the poll gets the lock, another thread ends the due capture
+            # and a new leak starts the next one.
+            with real_lock:
+                watcher._end_auto_capture(first.id)
+                watcher._auto_capture_on_leak(due)
+            watcher._capture_lock = real_lock
+            return real_lock.acquire(blocking)
+
+        def release(self) -> None:
+            real_lock.release()
+
+    with watcher:
+        (first,) = force_gc_until_captured(watcher)
+        due = watcher._auto_started + 30.0
+        watcher._capture_lock = ReplacedMeanwhile()
+        watcher._maybe_end_auto_capture(due)
+        (second,) = (p for p in watcher.list_profiles() if p.id != first.id)
+        assert watcher.get_profile(first.id).state == "complete"
+        assert watcher.get_profile(second.id).state == "running"
+        watcher._maybe_end_auto_capture(due + 30.0)
+    assert watcher.get_profile(second.id).state == "complete"

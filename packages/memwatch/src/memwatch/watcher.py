@@ -364,7 +364,7 @@ class Watcher:
     def _auto_capture_on_leak(self, now: float) -> None:
         if self._auto_id is not None:
             # The next leak event ends a running capture: it has seen the growth.
-            self._end_auto_capture()
+            self._end_auto_capture(self._auto_id)
             return
         last = self._last_auto_capture
         if last is not None and now - last < self.capture_cooldown:
@@ -377,26 +377,39 @@ class Watcher:
             raise
         self._auto_id, self._auto_started = profile.id, now
 
+    def _auto_capture_due(self, now: float) -> str | None:
+        """The running auto-capture's id once it has run ``capture_seconds``, else ``None``."""
+        profile_id, started = self._auto_id, self._auto_started
+        if profile_id is None or started is None or now - started < self.capture_seconds:
+            return None
+        return profile_id
+
     def _maybe_end_auto_capture(self, now: float) -> None:
-        started = self._auto_started
-        if self._auto_id is None or started is None or now - started < self.capture_seconds:
+        if self._auto_capture_due(now) is None:
             return
         if not self._capture_lock.acquire(blocking=False):
             return
         try:
-            self._end_auto_capture()
+            # Asked again under the lock: meanwhile another thread may have ended
+            # that capture and started a new one, which is not due yet.
+            profile_id = self._auto_capture_due(now)
+            if profile_id is not None:
+                self._end_auto_capture(profile_id)
         except CensusBusyError:
             pass  # still pending: the next poll ends it
         finally:
             self._capture_lock.release()
 
-    def _end_auto_capture(self) -> None:
-        """End the running auto-capture; on a busy census it stays pending (the caller retries)."""
-        profile_id = self._auto_id
-        if profile_id is None:
-            return
+    def _end_auto_capture(self, profile_id: str) -> None:
+        """End the running auto-capture; on a busy census it stays pending (the caller retries).
+
+        The caller holds ``_capture_lock``. A capture that the user already ended or
+        deleted is let go; one whose census failed is counted as an error.
+        """
         if any(p.id == profile_id for p in self._profiler.running("leak")):
-            self._profiler.end(profile_id)
+            profile = self._profiler.end(profile_id)
+            if profile.state == "failed":
+                self._note_error_text(profile.error)
         self._auto_id, self._auto_started = None, None
 
     def _record_diff(self, report: HeapDiffReport) -> StateSnapshot:
