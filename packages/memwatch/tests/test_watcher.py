@@ -699,7 +699,7 @@ def test_a_leak_not_captured_for_a_busy_census_is_captured_at_the_next_leak():
 
 
 def test_an_auto_capture_whose_closing_census_fails_is_counted_in_status(monkeypatch):
-    """A leak capture that fails at its end is stored 'failed' and counted as an error, like a manual one."""
+    """A leak capture failing at its end is stored failed and counted as an error."""
     watcher, _ = leaking_watcher(capture_seconds=0.0)
     with watcher:
         (captured,) = force_gc_until_captured(watcher)
@@ -716,7 +716,7 @@ def test_an_auto_capture_whose_closing_census_fails_is_counted_in_status(monkeyp
 
 
 def test_a_capture_ended_and_replaced_by_another_thread_is_not_ended_early():
-    """A poll that found a capture due but took the lock after another thread replaced it ends nothing."""
+    """A due capture replaced by another thread before the poll got the lock is not ended."""
     watcher, _ = leaking_watcher(capture_seconds=30.0, capture_cooldown=0.0)
     real_lock = watcher._capture_lock
 
