@@ -19,29 +19,15 @@ from memwatch.detector import Sample
 from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
 from memwatch.store import MemoryProfileStore
 from memwatch.watcher import Watcher, default_watcher
+from scripted import MIB, ScriptedProbe
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from memwatch.models import Profile
 
-MIB = 1024 * 1024
 
 T = TypeVar("T")
-
-
-class ScriptedProbe:
-    """A probe that reads the next value of a script: a heap whose size the test decides."""
-
-    name = "scripted"
-
-    def __init__(self, start: int = 50 * MIB, step: int = 0) -> None:
-        self.value = start
-        self.step = step
-
-    def read(self) -> int:
-        self.value += self.step
-        return self.value
 
 
 class FailingProbe:
@@ -526,7 +512,7 @@ def test_samples_older_than_the_last_fed_are_dropped():
     watcher = Watcher(probe=ScriptedProbe(), background=False)
     watcher._feed([Sample(time=10.0, heap_bytes=MIB, full=True)])
     before = watcher.status().last_gc
-    assert watcher._feed([Sample(time=5.0, heap_bytes=2 * MIB, full=True)]) == []
+    assert watcher._feed([Sample(time=5.0, heap_bytes=2 * MIB, full=True)]) == ([], [])
     assert watcher.status().last_gc == before
 
 

@@ -21,11 +21,12 @@ import threading
 import time
 import tracemalloc
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from memwatch.collector import Collector
 from memwatch.detector import Detector, LeakEvent, Sample, StatsEvent, make_detector
 from memwatch.errors import CensusBusyError, MemwatchError
+from memwatch.events import Listeners
 from memwatch.models import (
     EventKind,
     GCResult,
@@ -141,6 +142,7 @@ class Watcher:
         self._thread: threading.Thread | None = None
         self._errors = 0
         self._last_error = ""
+        self._listeners = Listeners()
         self._blocks = 0
         self._blocks_read_at = -math.inf
         self._reset_state()
@@ -198,6 +200,35 @@ class Watcher:
     def running(self) -> bool:
         """True while the gc callback is installed."""
         return self._collector.installed
+
+    @overload
+    def on(
+        self, event: Literal["leak"], listener: Callable[[LeakReport], object]
+    ) -> Callable[[], None]: ...
+
+    @overload
+    def on(
+        self, event: Literal["stats"], listener: Callable[[GCStats], object]
+    ) -> Callable[[], None]: ...
+
+    def on(self, event: str, listener: Callable[[Any], object]) -> Callable[[], None]:
+        """Call ``listener`` with every ``"leak"`` or ``"stats"`` event, as Node memwatch's ``on``.
+
+        ``"leak"`` listeners get the :class:`~memwatch.models.LeakReport` that
+        becomes the status's ``lastLeak``; ``"stats"`` listeners get the
+        :class:`~memwatch.models.GCStats` of each accepted sample (``lastGC``).
+        Listeners run on the thread that fed the detector, outside the watcher's
+        locks and never inside a gc callback; one that raises is counted in the
+        status's ``watcher.errors`` and the others still run (:mod:`memwatch.events`).
+
+        Returns:
+            A function that removes the listener again.
+
+        Raises:
+            ValueError: ``event`` is neither ``"leak"`` nor ``"stats"``.
+            TypeError: ``listener`` is not callable.
+        """
+        return self._listeners.add(event, listener)
 
     def start(self) -> Watcher:
         """Install the gc callback and start the polling thread. Idempotent."""
@@ -285,19 +316,23 @@ class Watcher:
                     and (now - self._collector.last_sample_time >= self.sample_interval)
                 ):
                     samples = [self._collector.sample_now()]
-                leaks = self._feed(samples)
-            self._after_leaks(leaks)
+                reports, leaks = self._feed(samples)
+            self._after_feed(reports, leaks)
             self._maybe_end_auto_capture(now)
         except Exception as exc:  # noqa: BLE001 - the watcher must never hurt the service
             self._note_error(exc)
 
-    def _feed(self, samples: list[Sample]) -> list[LeakEvent]:
+    def _feed(self, samples: list[Sample]) -> tuple[list[GCStats | LeakReport], list[LeakEvent]]:
         """Feed samples in time order; the caller holds ``_state``.
+
+        Returns the events kept (for the listeners) and the leak events (for
+        auto-capture), both handed to :meth:`_after_feed` once the lock is released.
 
         A sample older than the last one fed (a collection in another thread
         queued it while a forced sample was being fed) is dropped: the
         detector needs time to move forward, and one sample less costs nothing.
         """
+        reports: list[GCStats | LeakReport] = []
         leaks: list[LeakEvent] = []
         for sample in samples:
             if sample.time < self._last_fed:
@@ -305,11 +340,18 @@ class Watcher:
             self._last_fed = sample.time
             for event in self._detector.feed(sample):
                 if isinstance(event, StatsEvent):
-                    self._record_stats(event)
+                    reports.append(self._record_stats(event))
                 elif isinstance(event, LeakEvent):
-                    self._record_leak(event)
+                    reports.append(self._record_leak(event))
                     leaks.append(event)
-        return leaks
+        return reports, leaks
+
+    def _after_feed(self, reports: list[GCStats | LeakReport], leaks: list[LeakEvent]) -> None:
+        """Tell the listeners, then auto-capture; outside the state lock, never raising."""
+        for report in reports:
+            name = "leak" if isinstance(report, LeakReport) else "stats"
+            self._listeners.emit(name, report, self._note_error_text)
+        self._after_leaks(leaks)
 
     def _after_leaks(self, leaks: list[LeakEvent]) -> None:
         """Auto-capture for new leak events, outside the state lock (a census takes a while).
@@ -332,7 +374,7 @@ class Watcher:
         finally:
             self._capture_lock.release()
 
-    def _record_stats(self, event: StatsEvent) -> None:
+    def _record_stats(self, event: StatsEvent) -> GCStats:
         stats = GCStats(
             timestamp=self._wall(event.time),
             num_full_gc=event.num_full_gc,
@@ -347,8 +389,9 @@ class Watcher:
         with self._state:
             self._last_gc = stats
             self._last_event = "stats"
+        return stats
 
-    def _record_leak(self, event: LeakEvent) -> None:
+    def _record_leak(self, event: LeakEvent) -> LeakReport:
         report = LeakReport(
             timestamp=self._wall(event.time),
             start=self._wall(event.start),
@@ -360,6 +403,7 @@ class Watcher:
             self._last_leak = report
             self._last_event = "leak"
         logger.warning("memwatch: leak detected in pid %d: %s", os.getpid(), event.reason)
+        return report
 
     def _auto_capture_on_leak(self, now: float) -> None:
         if self._auto_id is not None:
@@ -477,9 +521,9 @@ class Watcher:
         with self._state:
             # Samples the collection itself queued come first, so time only moves forward.
             samples = [*self._collector.drain(), self._collector.sample_now(full=True)]
-            leaks = self._feed(samples)
+            reports, leaks = self._feed(samples)
             result = GCResult(last_gc=self._last_gc, collected=collected)
-        self._after_leaks(leaks)
+        self._after_feed(reports, leaks)
         return result
 
     def start_profile(self) -> Profile:
