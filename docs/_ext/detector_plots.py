@@ -52,6 +52,7 @@ class Scenario:
     sawtooth_period: float = 120.0
     step_at: float | None = None  # one jump of step_size at this time, then flat
     step_size: float = 0.0
+    onset: float = 0.0  # the steady growth starts here
     seed: int = 7
 
     def samples(self) -> list[Sample]:
@@ -62,7 +63,7 @@ class Scenario:
         full = inc = 0
         for i in range(count):
             t = i * self.interval
-            heap = self.base + self.slope * t
+            heap = self.base + self.slope * max(0.0, t - self.onset)
             if self.sawtooth:
                 heap += self.sawtooth * ((t % self.sawtooth_period) / self.sawtooth_period)
             if self.step_at is not None and t >= self.step_at:
@@ -80,6 +81,16 @@ class Scenario:
 SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("trend", "leak"): Scenario(
         "A leak of 1 MiB/min on a 40 MiB heap, ±5% noise", 40 * MIB, MIB / 60, 0.05, 5, 1200, 1
+    ),
+    ("trend", "late"): Scenario(
+        "A leak of 1 MiB/min that starts after 20 healthy minutes, 40 MiB heap, ±5% noise",
+        40 * MIB,
+        MIB / 60,
+        0.05,
+        5,
+        2400,
+        1,
+        onset=1200,
     ),
     ("trend", "stable"): Scenario(
         "A healthy heap: ±5% noise, a cache that fills and is evicted, one step",
@@ -217,7 +228,7 @@ class DetectorPlot(SphinxDirective):
     has_content = False
     option_spec: ClassVar[dict[str, Any]] = {
         "mode": lambda arg: directives.choice(arg, ("trend", "memwatch")),
-        "series": lambda arg: directives.choice(arg, ("leak", "stable")),
+        "series": lambda arg: directives.choice(arg, ("leak", "late", "stable")),
     }
 
     def run(self) -> list[nodes.Node]:

@@ -56,11 +56,14 @@ def linear_leak(
     noise: float = 0.05,
     duration: float = 1200.0,
     interval: float = INTERVAL,
+    onset: float = 0.0,
 ) -> Series:
-    """A heap of ``base`` bytes growing ``rate`` bytes a second from time 0, plus noise."""
+    """A heap of ``base`` bytes growing ``rate`` bytes a second from ``onset``, plus noise."""
     rng = random.Random(seed)
     times = _times(duration, interval)
-    return to_samples([base + rate * t + _noisy(rng, base, noise) for t in times], interval)
+    return to_samples(
+        [base + rate * max(0.0, t - onset) + _noisy(rng, base, noise) for t in times], interval
+    )
 
 
 def stationary(
@@ -180,6 +183,24 @@ def leaks(min_rate: float, max_rate: float = 1 * MB) -> st.SearchStrategy[Series
         seed=seeds,
         base=st.floats(min_value=30 * MB, max_value=60 * MB),
         rate=st.floats(min_value=min_rate, max_value=max_rate),
+    )
+
+
+LATE_LEAK_HORIZON = 600.0
+"""Seconds after its onset within which a late leak must be found (see late_leaks)."""
+
+
+def late_leaks(min_rate: float, max_rate: float = 1 * MB) -> st.SearchStrategy[Series]:
+    """Like :func:`leaks`, but the heap stays flat for 15 minutes to 2 hours first."""
+    return st.integers(min_value=180, max_value=1440).flatmap(
+        lambda onset_slots: st.builds(
+            linear_leak,
+            seed=seeds,
+            base=st.floats(min_value=30 * MB, max_value=60 * MB),
+            rate=st.floats(min_value=min_rate, max_value=max_rate),
+            onset=st.just(onset_slots * INTERVAL),
+            duration=st.just(onset_slots * INTERVAL + LATE_LEAK_HORIZON),
+        )
     )
 
 

@@ -20,8 +20,10 @@ from memwatch.detector import (
     make_detector,
 )
 from strategies import (
+    LATE_LEAK_HORIZON,
     MIB,
     growing_runs,
+    late_leaks,
     leaks,
     sawtooth_series,
     stationary_series,
@@ -86,6 +88,15 @@ def test_trend_finds_linear_growth_within_the_window(samples):
     horizon = config.warmup + config.window * config.sample_interval
     found = leak_times(TrendDetector(config), [s for s in samples if s.time <= horizon])
     assert found, "no leak reported"
+
+
+@given(samples=late_leaks(min_rate=MIB / 60))
+def test_trend_finds_a_leak_that_starts_late_without_waiting_for_a_whole_window(samples):
+    """Growth of 1 MiB/min or more after 15 min to 2 h of a flat heap fires within 10 minutes."""
+    onset = samples[-1].time - LATE_LEAK_HORIZON
+    found = leak_times(make_detector(), samples)
+    assert found, "no leak reported"
+    assert found[0] > onset, "reported before the leak began"
 
 
 @given(samples=stationary_series())

@@ -359,6 +359,11 @@ class TrendConfig:
             height of readings above their segment's floor, scaled by
             ``2 / (slots per segment + 1)`` per floor (noise, sawtooth, churn).
         confirm: Consecutive slots on which every test must hold before a report.
+        recent_window: Slots of the shortest recent window also judged on its own
+            (then twice as many, four times ...), for a leak that starts long after
+            the process: the whole window would hold a flat past beside it for up to
+            ``window`` slots. 60 x 5 s = 5 minutes: growth that lasts less, a cache
+            filling for a minute or two, is not reported. 0 judges the whole window only.
 
     Raises:
         ValueError: if an option is out of range; the message names each one.
@@ -379,6 +384,7 @@ class TrendConfig:
     min_part_rate: float = 0.45
     noise_margin: float = 2.5
     confirm: int = 3
+    recent_window: int = 60
 
     def __attrs_post_init__(self) -> None:
         """Validate the options."""
@@ -406,6 +412,11 @@ class TrendConfig:
         _require(problems, 0 <= self.min_part_rate <= 1, "min_part_rate must be between 0 and 1")
         _require(problems, self.noise_margin >= 0, "noise_margin must be >= 0")
         _require(problems, self.confirm >= 1, "confirm must be >= 1")
+        _require(
+            problems,
+            self.recent_window == 0 or self.recent_window >= self.min_samples,
+            "recent_window must be 0 or >= min_samples",
+        )
         _raise_problems("TrendConfig", problems)
 
 
@@ -439,7 +450,11 @@ class TrendDetector:
       window is at least ``min_part_rate`` of the window's rate: a jump leaves
       the part before or after it flat, a leak keeps every part rising.
 
-    A leak is reported when the window passes on ``confirm`` consecutive slots.
+    Besides every slot held, the most recent ``recent_window`` slots (and twice,
+    four times as many, while fewer than held) are judged as windows of their
+    own, so that a leak starting an hour into the process is not hidden by the
+    flat hour before it; the longest window that passes is the one reported.
+    A leak is reported when a window passes on ``confirm`` consecutive slots.
     Floors ignore upward spikes, and a single dip lowers one floor for one
     window at most, so neither resets the evidence. After a report the window
     restarts from the current slot: a steady leak is reported once per window of
@@ -530,20 +545,44 @@ class TrendDetector:
             for i in range(p)
         )
 
+    def _lengths(self, held: int) -> list[int]:
+        """The window lengths judged, longest first: every slot held, then recent ones.
+
+        A leak that starts long after the process did shares the whole window with
+        a flat past that hides it (a flat segment, a flat part); the most recent
+        ``recent_window`` slots, twice that, four times ... hold only the leak.
+        """
+        lengths = [held]
+        length = self.config.recent_window
+        while 0 < length < held:
+            lengths.insert(1, length)
+            length *= 2
+        return lengths
+
+    def _window(self, sample: Sample) -> tuple[list[_Slot], list[_Slot], float] | None:
+        """The longest window that passes, with its floors and duration, or ``None``."""
+        held = list(self._slots)
+        k = self.config.segments
+        for n in self._lengths(len(held)):
+            slots = held[-n:]
+            floors = [min(slots[i * n // k : (i + 1) * n // k], key=_base) for i in range(k)]
+            duration = sample.time - floors[0][0]
+            if self._passes(slots, floors, duration):
+                return slots, floors, duration
+        return None
+
     def _judge(self, sample: Sample) -> LeakEvent | None:
         config = self.config
-        slots = list(self._slots)
+        if len(self._slots) < config.min_samples:
+            self._streak = 0
+            return None
+        window = self._window(sample)
+        if window is None:
+            self._streak = 0
+            return None
+        slots, floors, duration = window
         n = len(slots)
-        if n < config.min_samples:
-            self._streak = 0
-            return None
-        k = config.segments
-        floors = [min(slots[i * n // k : (i + 1) * n // k], key=_base) for i in range(k)]
         first_time, first = floors[0]
-        duration = sample.time - first_time
-        if not self._passes(slots, floors, duration):
-            self._streak = 0
-            return None
         if slots[-1][0] != self._streak_slot:
             # Count each slot once, however many samples it merged.
             self._streak_slot = slots[-1][0]
