@@ -6,7 +6,7 @@ section's JSON found there, with the machine, Python version and date.
 ``--reuse`` keeps a section's JSON from an earlier run instead of running it
 again (to re-run one noisy section alone: ``--sections watching --reuse``).
 
-Run: python benchmarks/run_all.py [--sections peers watching endpoints detection]
+Run: python benchmarks/run_all.py [--sections peers watching endpoints detection ...]
      [--healthy-minutes 10] [--quick]
 """
 
@@ -32,9 +32,15 @@ SECTIONS = {
         "bench_detection.py",
         "4b. Detection with a 1 s sample interval (MEMWATCH_SAMPLE_INTERVAL=1)",
     ),
+    "detection-late": (
+        "bench_detection.py",
+        "4c. Detection of a leak that starts after 16 healthy minutes",
+    ),
 }
 # The same live detection with faster sampling, beside the default: latency and false events.
 FAST_SAMPLING = ["--sample-interval", "1", "--rates", "102400", "1048576", "--leak-timeout", "6"]
+# A leak that starts once the detector's whole window (15 minutes) holds healthy history.
+LATE_ONSET = ["--warmup", "960", "--rates", "102400", "1048576", "--leak-timeout", "10"]
 FINDINGS = benchlib.HERE / "findings.md"
 QUICK = {
     "peers": ["--sizes", "100000", "1000000", "--rounds", "3"],
@@ -42,6 +48,7 @@ QUICK = {
     "endpoints": ["--heap", "200000", "--blocks", "3", "--census-runs", "1"],
     "detection": ["--rates", "1048576", "--leak-timeout", "4"],
     "detection-fast": ["--rates", "1048576", "--leak-timeout", "3"],
+    "detection-late": ["--rates", "1048576", "--leak-timeout", "5"],
 }
 
 INTRO = """\
@@ -119,6 +126,8 @@ def main(argv=None):
             extra += ["--healthy-minutes", str(args.healthy_minutes)]
         if name == "detection-fast":
             extra = [*FAST_SAMPLING, *extra, "--healthy-minutes", str(args.healthy_minutes / 2)]
+        if name == "detection-late":
+            extra = [*LATE_ONSET, *extra, "--healthy-minutes", "0"]
         if run_section(name, extra, args.results):
             failed.append(name)
     write_page(args.results, args.page)
