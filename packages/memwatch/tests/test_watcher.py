@@ -400,6 +400,25 @@ def test_a_forked_child_starts_afresh():
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_listener_added_before_a_fork_hears_the_childs_own_leaks():
+    """A listener registered in the parent (gunicorn --preload) hears each child's leaks there."""
+    watcher, _ = leaking_watcher(auto_capture=False)
+    heard_in: list[int] = []
+    watcher.on("leak", lambda _leak: heard_in.append(os.getpid()))
+
+    def leak_in_child() -> dict[str, Any]:
+        for _ in range(4):
+            watcher.force_gc()
+        return {"heard_in": heard_in}
+
+    with watcher:
+        report = run_in_fork(leak_in_child)
+    assert report["heard_in"]
+    assert set(report["heard_in"]) == {report["pid"]}
+    assert heard_in == []  # the child's leaks are the child's
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_gets_no_polling_thread_its_parent_did_not_have():
     """A self-polled watcher keeps watching in a child, threadless; a stopped one stays stopped."""
     self_polled = Watcher(probe=ScriptedProbe(), background=False).start()
