@@ -108,7 +108,9 @@ class MemwatchHandler(RequestHandler):
         self._send(response)
 
     def _send(self, response: Response) -> None:
-        self.clear()
+        # The headers are Tornado's defaults here: a new handler starts with them and
+        # send_error clears what was set before write_error. Another clear() would
+        # format the Date header again, a tenth of a status request's time.
         self.clear_header("Content-Type")
         self.set_status(response.status)
         for name, value in response.headers:
