@@ -750,3 +750,24 @@ def test_a_capture_ended_and_replaced_by_another_thread_is_not_ended_early():
         assert watcher.get_profile(second.id).state == "running"
         watcher._maybe_end_auto_capture(due + 30.0)
     assert watcher.get_profile(second.id).state == "complete"
+
+
+def test_a_forced_gc_met_by_another_threads_collection_still_collects(monkeypatch):
+    """gc.collect() is a no-op while another thread collects; force_gc tries again until one ran."""
+    real_collect = gc.collect
+    calls: list[int] = []
+
+    def busy_once(*args: int) -> int:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            return 0  # what CPython does while another thread's collection is under way
+        return real_collect(*args)
+
+    monkeypatch.setattr(gc, "collect", busy_once)
+    watcher = Watcher(probe=ScriptedProbe(), background=False)
+    with watcher:
+        before = gc.get_stats()[-1]["collections"]
+        result = watcher.force_gc()
+    assert len(calls) == 2
+    assert gc.get_stats()[-1]["collections"] > before
+    assert result.last_gc.num_full_gc >= 1

@@ -66,6 +66,29 @@ _IMPLEMENTATION = sys.implementation.name
 _FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
+#: Attempts and pause of _collect_fully while another thread's collection is running.
+_COLLECT_ATTEMPTS = 200
+_COLLECT_RETRY_SECONDS = 0.005
+
+
+def _collect_fully() -> int:
+    """``gc.collect()``, repeated until a full collection has run; what the last one freed.
+
+    ``gc.collect()`` returns at once, collecting nothing, while another thread's
+    collection is under way (its gc callbacks, ours included, are Python code
+    that lets other threads run). A forced collection must not silently be
+    none: try again, briefly, until the oldest generation's count moves.
+    """
+    before = gc.get_stats()[-1]["collections"]
+    collected = gc.collect()
+    for _ in range(_COLLECT_ATTEMPTS):
+        if gc.get_stats()[-1]["collections"] != before:
+            break
+        time.sleep(_COLLECT_RETRY_SECONDS)
+        collected = gc.collect()
+    return collected
+
+
 class Watcher:
     """Watches this process's heap for leaks and captures heap diffs.
 
@@ -517,7 +540,7 @@ class Watcher:
 
     def force_gc(self) -> GCResult:
         """Run a full collection now, take a sample after it, and return the stats."""
-        collected = gc.collect()
+        collected = _collect_fully()
         with self._state:
             # Samples the collection itself queued come first, so time only moves forward.
             samples = [*self._collector.drain(), self._collector.sample_now(full=True)]
