@@ -3,8 +3,9 @@
 Data flows one way. The collector's gc callback counts collections and queues
 heap samples; a background thread (``memwatch-watcher``) drains them about
 once a second, feeds them to the detector, keeps the latest ``stats`` and
-``leak`` events, and on a leak auto-captures a profile. Nothing heavy ever
-runs inside the gc callback, and the watcher never raises into it.
+``leak`` events, tells the listeners added with :meth:`Watcher.on`, and on a
+leak auto-captures a profile. Nothing heavy ever runs inside the gc callback,
+and the watcher never raises into it.
 """
 
 from __future__ import annotations
