@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from memwatch.events import EVENT_NAMES, Listeners
 from memwatch.watcher import Watcher
 from scripted import MIB, ScriptedProbe
 
@@ -149,12 +148,3 @@ def test_a_listener_that_is_not_callable_is_refused():
     with pytest.raises(TypeError, match="a listener must be callable, got str"):
         Watcher(background=False).on("leak", "page me")  # type: ignore[call-overload]
 
-
-def test_listeners_count_what_is_registered():
-    """count() tells how many listeners an event has, after adds and removals."""
-    listeners = Listeners()
-    remove = listeners.add("stats", print)
-    listeners.add("stats", print)
-    assert [listeners.count(name) for name in EVENT_NAMES] == [0, 2]
-    remove()
-    assert listeners.count("stats") == 1

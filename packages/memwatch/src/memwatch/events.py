@@ -76,10 +76,6 @@ class Listeners:
 
         return remove
 
-    def count(self, event: str) -> int:
-        """How many listeners ``event`` has now."""
-        return len(self._by_event.get(event, ()))
-
     def emit(self, event: str, payload: object, on_error: Callable[[str], None]) -> None:
         """Call every listener of ``event`` with ``payload``, in the order added; never raises.
 
