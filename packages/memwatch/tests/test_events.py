@@ -147,4 +147,3 @@ def test_a_listener_that_is_not_callable_is_refused():
     """on() refuses a listener it could never call, at once rather than at the first leak."""
     with pytest.raises(TypeError, match="a listener must be callable, got str"):
         Watcher(background=False).on("leak", "page me")  # type: ignore[call-overload]
-
