@@ -3,7 +3,7 @@
 The callback runs synchronously inside every collection, in whichever thread
 triggered it, so it does as little as it can: it counts the collection, and
 after a full collection (or once per ``sample_interval`` after younger ones) it
-reads the probe and appends a :class:`~memwatch.detector.Sample` to a bounded
+reads the probe and appends a :class:`~memwatch.samples.Sample` to a bounded
 queue. It takes no lock, logs nothing, and never raises: an error is counted
 and kept as a short string for the status. A background thread drains the
 queue (:meth:`Collector.drain`) and feeds the detector.
@@ -29,7 +29,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from memwatch.detector import Sample
+from memwatch.samples import Sample
 
 if TYPE_CHECKING:
     from collections.abc import Callable

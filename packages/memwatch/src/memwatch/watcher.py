@@ -25,7 +25,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from memwatch.collector import Collector
-from memwatch.detector import Detector, LeakEvent, Sample, StatsEvent, make_detector
+from memwatch.detector import Detector, LeakFinding, StatsFinding, make_detector
 from memwatch.errors import CensusBusyError, MemwatchError
 from memwatch.events import Listeners
 from memwatch.models import (
@@ -46,6 +46,8 @@ from memwatch.store import MemoryProfileStore, ProfileStore
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import TracebackType
+
+    from memwatch.samples import Sample
 
 __all__ = ["Watcher", "default_watcher"]
 
@@ -346,7 +348,7 @@ class Watcher:
         except Exception as exc:  # noqa: BLE001 - the watcher must never hurt the service
             self._note_error(exc)
 
-    def _feed(self, samples: list[Sample]) -> tuple[list[GCStats | LeakReport], list[LeakEvent]]:
+    def _feed(self, samples: list[Sample]) -> tuple[list[GCStats | LeakReport], list[LeakFinding]]:
         """Feed samples in time order; the caller holds ``_state``.
 
         Returns the events kept (for the listeners) and the leak events (for
@@ -357,27 +359,27 @@ class Watcher:
         detector needs time to move forward, and one sample less costs nothing.
         """
         reports: list[GCStats | LeakReport] = []
-        leaks: list[LeakEvent] = []
+        leaks: list[LeakFinding] = []
         for sample in samples:
             if sample.time < self._last_fed:
                 continue
             self._last_fed = sample.time
             for event in self._detector.feed(sample):
-                if isinstance(event, StatsEvent):
+                if isinstance(event, StatsFinding):
                     reports.append(self._record_stats(event))
-                elif isinstance(event, LeakEvent):
+                elif isinstance(event, LeakFinding):
                     reports.append(self._record_leak(event))
                     leaks.append(event)
         return reports, leaks
 
-    def _after_feed(self, reports: list[GCStats | LeakReport], leaks: list[LeakEvent]) -> None:
+    def _after_feed(self, reports: list[GCStats | LeakReport], leaks: list[LeakFinding]) -> None:
         """Tell the listeners, then auto-capture; outside the state lock, never raising."""
         for report in reports:
             name = "leak" if isinstance(report, LeakReport) else "stats"
             self._listeners.emit(name, report, self._note_error_text)
         self._after_leaks(leaks)
 
-    def _after_leaks(self, leaks: list[LeakEvent]) -> None:
+    def _after_leaks(self, leaks: list[LeakFinding]) -> None:
         """Auto-capture for new leak events, outside the state lock (a census takes a while).
 
         Best effort, never raising: the poll thread and a forced collection may
@@ -398,7 +400,7 @@ class Watcher:
         finally:
             self._capture_lock.release()
 
-    def _record_stats(self, event: StatsEvent) -> GCStats:
+    def _record_stats(self, event: StatsFinding) -> GCStats:
         stats = GCStats(
             timestamp=self._wall(event.time),
             num_full_gc=event.num_full_gc,
@@ -415,7 +417,7 @@ class Watcher:
             self._last_event = "stats"
         return stats
 
-    def _record_leak(self, event: LeakEvent) -> LeakReport:
+    def _record_leak(self, event: LeakFinding) -> LeakReport:
         report = LeakReport(
             timestamp=self._wall(event.time),
             start=self._wall(event.start),
