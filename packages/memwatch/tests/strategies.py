@@ -3,6 +3,7 @@
 The plain functions build a series from a seeded :class:`random.Random`, so a
 benchmark can draw thousands and a Hypothesis strategy can pick the parameters
 (and the seed) and shrink them. Noise is uniform within ``±noise`` of the base.
+:func:`feed_all` and :func:`leak_findings` run a series through a detector.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
-from memwatch.detector import Sample
+from memwatch.detector import LeakFinding
+from memwatch.samples import Sample
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
+
+    from memwatch.detector import Detector, Finding
 
 MB = 1_000_000
 MIB = 1024 * 1024
@@ -38,6 +42,16 @@ def to_samples(heaps: list[float], interval: float = INTERVAL, *, full: bool = F
         )
         for i, heap in enumerate(heaps)
     ]
+
+
+def feed_all(detector: Detector, samples: Iterable[Sample]) -> list[Finding]:
+    """Every finding ``detector`` returns for ``samples``, in order."""
+    return [finding for sample in samples for finding in detector.feed(sample)]
+
+
+def leak_findings(findings: Iterable[Finding]) -> list[LeakFinding]:
+    """The leak findings among ``findings``."""
+    return [finding for finding in findings if isinstance(finding, LeakFinding)]
 
 
 def _times(duration: float, interval: float) -> list[float]:

@@ -14,8 +14,8 @@ import pytest
 
 from memwatch import collector as collector_module
 from memwatch.collector import Collector
-from memwatch.detector import Sample
 from memwatch.probes import RssProbe, make_probe
+from memwatch.samples import Sample
 
 
 class CountingProbe:

@@ -9,16 +9,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from memwatch.detector import (
-    LeakEvent,
-    MemwatchConfig,
-    MemwatchDetector,
-    Sample,
-    StatsEvent,
+    ConsecutiveGrowthConfig,
+    ConsecutiveGrowthDetector,
+    LeakFinding,
+    StatsFinding,
     TrendConfig,
     TrendDetector,
     hourly_rate,
     make_detector,
 )
+from memwatch.samples import Sample
 from strategies import (
     LATE_LEAK_HORIZON,
     MIB,
@@ -38,7 +38,7 @@ def leak_times(detector, samples):
     return [
         sample.time
         for sample in samples
-        if any(isinstance(event, LeakEvent) for event in detector.feed(sample))
+        if any(isinstance(event, LeakFinding) for event in detector.feed(sample))
     ]
 
 
@@ -52,14 +52,14 @@ def check_reason_rate(leak):
 
 
 @given(samples=growing_runs(), n=st.integers(min_value=1, max_value=8))
-def test_memwatch_fires_exactly_on_the_nth_growth(samples, n):
+def test_consecutive_fires_exactly_on_the_nth_growth(samples, n):
     """A leak fires exactly on the N-th consecutive growing full sample; any non-growth resets."""
-    detector = MemwatchDetector(MemwatchConfig(consecutive_growth=n))
+    detector = ConsecutiveGrowthDetector(ConsecutiveGrowthConfig(consecutive_growth=n))
     run = 0
     run_start = None
     previous = None
     for sample in samples:
-        found = [event for event in detector.feed(sample) if isinstance(event, LeakEvent)]
+        found = [event for event in detector.feed(sample) if isinstance(event, LeakFinding)]
         expected = None
         if previous is not None and sample.heap_bytes > previous.heap_bytes:
             if run == 0:
@@ -122,19 +122,20 @@ class DetectorMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.detector: MemwatchDetector | TrendDetector = TrendDetector()
+        self.detector: ConsecutiveGrowthDetector | TrendDetector = TrendDetector()
         self.time = 0.0
         self.heap = 50 * 1024 * 1024
         self.counts = [0, 0, 0]
         self.started: float | None = None
         self.accepted = 0
-        self.events: list[StatsEvent | LeakEvent] = []
+        self.events: list[StatsFinding | LeakFinding] = []
         self.sample: Sample | None = None
 
-    @initialize(mode=st.sampled_from(["trend", "memwatch"]), small=st.booleans())
+    @initialize(mode=st.sampled_from(["trend", "consecutive"]), small=st.booleans())
     def build(self, mode, small):
-        if mode == "memwatch":
-            self.detector = MemwatchDetector(MemwatchConfig(consecutive_growth=3 if small else 5))
+        if mode == "consecutive":
+            config = ConsecutiveGrowthConfig(consecutive_growth=3 if small else 5)
+            self.detector = ConsecutiveGrowthDetector(config)
         else:
             options = {"warmup": 10.0, "min_samples": 6, "segments": 3, "max_step_share": 0.6}
             self.detector = TrendDetector(TrendConfig(**options) if small else TrendConfig())
@@ -176,7 +177,7 @@ class DetectorMachine(RuleBasedStateMachine):
         sample = self.sample
         assert sample is not None
         stats, *rest = self.events
-        assert isinstance(stats, StatsEvent)
+        assert isinstance(stats, StatsFinding)
         assert len(rest) <= 1
         assert (stats.time, stats.current_base) == (sample.time, sample.heap_bytes)
         assert (stats.num_full_gc, stats.num_inc_gc, stats.heap_compactions) == (
@@ -186,7 +187,7 @@ class DetectorMachine(RuleBasedStateMachine):
         )
         assert round(stats.usage_trend, 1) == stats.usage_trend
         for leak in rest:
-            assert isinstance(leak, LeakEvent)
+            assert isinstance(leak, LeakFinding)
             assert leak.time == leak.end == sample.time
             assert leak.start <= leak.end
             assert leak.growth == leak.end_base - leak.start_base > 0
@@ -196,9 +197,9 @@ class DetectorMachine(RuleBasedStateMachine):
     @invariant()
     def min_current_max_after_warmup(self):
         stats = self.events[0]
-        assert isinstance(stats, StatsEvent)
+        assert isinstance(stats, StatsFinding)
         detector = self.detector
-        if isinstance(detector, MemwatchDetector):
+        if isinstance(detector, ConsecutiveGrowthDetector):
             settled = self.accepted >= detector.config.settle_samples
         else:
             assert self.started is not None
@@ -210,8 +211,8 @@ class DetectorMachine(RuleBasedStateMachine):
             assert stats.min == stats.max == 0
 
     @invariant()
-    def memwatch_ignores_incremental_samples(self):
-        if isinstance(self.detector, MemwatchDetector) and self.sample is not None:
+    def consecutive_ignores_incremental_samples(self):
+        if isinstance(self.detector, ConsecutiveGrowthDetector) and self.sample is not None:
             assert bool(self.events) == self.sample.full
 
 

@@ -15,8 +15,8 @@ import pytest
 
 import memwatch
 from memwatch import profiles as profiles_module
-from memwatch.detector import Sample
 from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
+from memwatch.samples import Sample
 from memwatch.store import MemoryProfileStore
 from memwatch.watcher import Watcher, default_watcher
 from scripted import MIB, ScriptedProbe
