@@ -21,19 +21,23 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packages" / "memwatch" / "tests"))
 
 import attrs
 
-from memwatch.detector import LeakEvent, Sample, make_detector
+from memwatch.detector import LeakFinding, make_detector
 from strategies import MB, MIB, STABLE_KINDS, linear_leak, random_stable, step
+
+if TYPE_CHECKING:
+    from memwatch.samples import Sample
 
 
 def first_leak(series: list[Sample], **options: object) -> Sample | None:
     detector = make_detector(**options)
     for sample in series:
-        if any(isinstance(event, LeakEvent) for event in detector.feed(sample)):
+        if any(isinstance(finding, LeakFinding) for finding in detector.feed(sample)):
             return sample
     return None
 

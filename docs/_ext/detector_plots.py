@@ -3,7 +3,7 @@
 Nothing here is drawn by hand. At build time the directive generates a
 deterministic heap series, feeds it sample by sample to
 :func:`memwatch.detector.make_detector`, and plots what the detector saw and
-where (if anywhere) it fired a ``leak`` event. The caption states the facts
+where (if anywhere) it reported a leak. The caption states the facts
 from that same run, so the page cannot drift from the code::
 
     ```{detector-plot}
@@ -25,8 +25,10 @@ from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
 import memwatch.detector
-from memwatch.detector import LeakEvent, Sample, StatsEvent, make_detector
+import memwatch.samples
+from memwatch.detector import LeakFinding, StatsFinding, make_detector
 from memwatch.formatting import format_duration, format_size
+from memwatch.samples import Sample
 
 mpl.use("Agg")
 import matplotlib.pyplot as plt
@@ -105,7 +107,7 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         step_at=300,
         step_size=6 * MIB,
     ),
-    ("memwatch", "leak"): Scenario(
+    ("consecutive", "leak"): Scenario(
         "A leak of 1 MiB/min on a 40 MiB heap, ±1% noise, a full collection every 20 s",
         40 * MIB,
         MIB / 60,
@@ -114,7 +116,7 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         1200,
         4,
     ),
-    ("memwatch", "stable"): Scenario(
+    ("consecutive", "stable"): Scenario(
         "A healthy heap, ±1% noise, a full collection every 20 s",
         40 * MIB,
         0,
@@ -132,27 +134,27 @@ class Run:
     """What the detector did with a scenario's samples."""
 
     samples: list[Sample]
-    accepted: list[StatsEvent]
-    leaks: list[LeakEvent]
+    accepted: list[StatsFinding]
+    leaks: list[LeakFinding]
 
 
 def run(mode: str, scenario: Scenario) -> Run:
-    """Feed every sample to a default-configured detector of ``mode``; keep its events."""
+    """Feed every sample to a default-configured detector of ``mode``; keep its findings."""
     detector = make_detector(mode)
     samples = scenario.samples()
-    stats: list[StatsEvent] = []
-    leaks: list[LeakEvent] = []
+    stats: list[StatsFinding] = []
+    leaks: list[LeakFinding] = []
     for sample in samples:
-        for event in detector.feed(sample):
-            if isinstance(event, StatsEvent):
-                stats.append(event)
+        for finding in detector.feed(sample):
+            if isinstance(finding, StatsFinding):
+                stats.append(finding)
             else:
-                leaks.append(event)
+                leaks.append(finding)
     return Run(samples, stats, leaks)
 
 
 def plot(mode: str, scenario: Scenario, result: Run, path: Path) -> None:
-    """Write an SVG of the series, the detector's baseline and its leak events."""
+    """Write an SVG of the series, the detector's baseline and its leak findings."""
     mpl.rcParams["svg.hashsalt"] = "memwatch-docs"  # stable ids: reproducible output
     fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
     mins = [s.time / 60 for s in result.samples]
@@ -170,7 +172,7 @@ def plot(mode: str, scenario: Scenario, result: Run, path: Path) -> None:
         color="tab:blue",
         label="estimated_base",
     )
-    if mode == "memwatch":
+    if mode == "consecutive":
         full = [s for s in result.samples if s.full]
         ax.plot(
             [s.time / 60 for s in full],
@@ -193,7 +195,7 @@ def plot(mode: str, scenario: Scenario, result: Run, path: Path) -> None:
             leak.time / 60,
             color="tab:red",
             lw=1.2,
-            label="leak event (window shaded)" if i == 0 else None,
+            label="leak reported (window shaded)" if i == 0 else None,
         )
     ax.set_xlabel("minutes since start")
     ax.set_ylabel("heap (MiB)")
@@ -213,11 +215,11 @@ def caption(mode: str, scenario: Scenario, result: Run) -> str:
         f"{format_duration(scenario.duration)}, {used} used by the detector. "
     )
     if not result.leaks:
-        return head + "No leak event."
+        return head + "No leak reported."
     first = result.leaks[0]
-    tail = "" if len(result.leaks) == 1 else f" ({len(result.leaks)} leak events in all)"
+    tail = "" if len(result.leaks) == 1 else f" ({len(result.leaks)} leaks reported in all)"
     return (
-        head + f"First leak event at {format_duration(first.time)}, growth "
+        head + f"First leak reported at {format_duration(first.time)}, growth "
         f"{format_size(first.growth)}: “{first.reason}”{tail}."
     )
 
@@ -227,7 +229,7 @@ class DetectorPlot(SphinxDirective):
 
     has_content = False
     option_spec: ClassVar[dict[str, Any]] = {
-        "mode": lambda arg: directives.choice(arg, ("trend", "memwatch")),
+        "mode": lambda arg: directives.choice(arg, ("trend", "consecutive")),
         "series": lambda arg: directives.choice(arg, ("leak", "late", "stable")),
     }
 
@@ -236,8 +238,10 @@ class DetectorPlot(SphinxDirective):
         mode = self.options.get("mode", "trend")
         series = self.options.get("series", "leak")
         scenario = SCENARIOS[(mode, series)]
-        # Rebuild this page whenever the detector changes.
-        self.env.note_dependency(memwatch.detector.__file__)
+        # Rebuild this page whenever the detector or the samples it reads change.
+        for module in sorted(Path(memwatch.detector.__file__).parent.glob("*.py")):
+            self.env.note_dependency(str(module))
+        self.env.note_dependency(memwatch.samples.__file__)
         self.env.note_dependency(__file__)
         result = run(mode, scenario)
         name = f"detector-{mode}-{series}.svg"

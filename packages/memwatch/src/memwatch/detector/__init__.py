@@ -3,7 +3,8 @@
 A detector is a pure, deterministic state machine. It never reads a clock, runs
 the collector or does I/O: every :class:`~memwatch.samples.Sample` carries its
 own time. Each accepted sample yields a :class:`StatsFinding`; when the mode's
-rule holds, a :class:`LeakFinding` follows it. Two modes exist:
+rule holds, a :class:`LeakFinding` follows it (``Finding`` is either). Two
+modes exist:
 
 * ``"trend"`` (the default, :class:`TrendDetector`): uses every sample, ignores a
   warm-up period, and reports when the *floor* of the heap rises steadily across

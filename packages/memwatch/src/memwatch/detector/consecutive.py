@@ -15,8 +15,8 @@ import attrs
 from memwatch.detector.findings import (
     ANCIENT_PERIOD,
     RECENT_PERIOD,
-    Finding,
     LeakFinding,
+    StatsFinding,
     _Baselines,
     _check_time,
     _raise_problems,
@@ -104,7 +104,7 @@ class ConsecutiveGrowthDetector:
         self._min = 0
         self._max = 0
 
-    def feed(self, sample: Sample) -> list[Finding]:
+    def feed(self, sample: Sample) -> list[StatsFinding | LeakFinding]:
         """Take one sample; full-collection samples yield a stats finding and maybe a leak.
 
         Raises:
@@ -113,7 +113,7 @@ class ConsecutiveGrowthDetector:
         if not sample.full:
             return []
         _check_time(None if self._last is None else self._last.time, sample)
-        findings: list[Finding] = []
+        findings: list[StatsFinding | LeakFinding] = []
         previous = self._last
         if previous is not None and sample.heap_bytes > previous.heap_bytes:
             if self._run == 0:

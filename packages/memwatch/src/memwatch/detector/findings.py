@@ -81,6 +81,8 @@ class LeakFinding:
     reason: str
 
 
+# Either finding. The feed signatures spell the union out: the reference then
+# links each member, where an alias would be an unresolved name.
 Finding = StatsFinding | LeakFinding
 
 
@@ -89,7 +91,7 @@ class Detector(Protocol):
 
     mode: str
 
-    def feed(self, sample: Sample) -> list[Finding]:
+    def feed(self, sample: Sample) -> list[StatsFinding | LeakFinding]:
         """Take one sample; return a stats finding per accepted sample and at most one leak."""
         ...
 

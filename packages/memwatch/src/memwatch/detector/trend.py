@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from memwatch.detector.findings import (
     ANCIENT_PERIOD,
     RECENT_PERIOD,
-    Finding,
     LeakFinding,
+    StatsFinding,
     _Baselines,
     _check_time,
     _stats,
@@ -92,7 +92,7 @@ class TrendDetector:
         self._streak = 0
         self._streak_slot = -1.0
 
-    def feed(self, sample: Sample) -> list[Finding]:
+    def feed(self, sample: Sample) -> list[StatsFinding | LeakFinding]:
         """Take one sample; return its stats finding and, when the floor rose steadily, a leak.
 
         Raises:
@@ -103,7 +103,7 @@ class TrendDetector:
         if self._first is None:
             self._first = sample.time
         self._bases.update(sample.heap_bytes)
-        findings: list[Finding] = []
+        findings: list[StatsFinding | LeakFinding] = []
         if sample.time - self._first >= self.config.warmup:
             heap = sample.heap_bytes
             if not self._warm:
