@@ -3,9 +3,11 @@
 The callback runs synchronously inside every collection, in whichever thread
 triggered it, so it does as little as it can: it counts the collection, and
 after a full collection (or once per ``sample_interval`` after younger ones) it
-reads the probe and appends a :class:`~memwatch.samples.Sample` to a bounded
+reads the probe and appends a :class:`~memwatch.detector.Sample` to a bounded
 queue. It takes no lock, logs nothing, and never raises: an error is counted
-and kept as a short string for the status. A background thread drains the
+and described for the status (:func:`~memwatch.errors.describe_error`: its
+type, never its message); the exception itself is kept for the watcher's
+thread to log (:meth:`Collector.take_exception`). A background thread drains the
 queue (:meth:`Collector.drain`) and feeds the detector.
 
 Thread safety: install, uninstall, drain and reset may be called from any
@@ -23,13 +25,13 @@ from __future__ import annotations
 import collections
 import gc
 import math
-import os
 import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any
 
-from memwatch.samples import Sample
+from memwatch import forks
+from memwatch.detector import Sample
+from memwatch.errors import describe_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,33 +45,6 @@ __all__ = ["Collector"]
 
 #: The oldest generation: a collection of it is a full collection.
 _OLDEST_GENERATION = 2
-
-#: Longest error string kept for the status.
-_MAX_ERROR_LENGTH = 200
-
-
-def _describe(exc: BaseException) -> str:
-    """Return ``"Type: message"``, cut to a status-sized string."""
-    text = f"{type(exc).__name__}: {exc}"
-    if len(text) > _MAX_ERROR_LENGTH:
-        text = text[: _MAX_ERROR_LENGTH - 3] + "..."
-    return text
-
-
-def _register_fork_reset(collector: Collector) -> Callable[[], None]:
-    """Reset ``collector`` in every forked child, without keeping it alive; return the hook."""
-    ref = weakref.ref(collector)
-
-    def after_in_child() -> None:
-        alive = ref()
-        if alive is not None:
-            alive._after_fork_in_child()  # noqa: SLF001 - the collector's own hook
-
-    # A registered hook cannot be removed; what stays behind after the
-    # collector is gone is this small function and a dead weak reference.
-    if hasattr(os, "register_at_fork"):  # pragma: no branch - missing only on Windows
-        os.register_at_fork(after_in_child=after_in_child)
-    return after_in_child
 
 
 class Collector:
@@ -117,7 +92,7 @@ class Collector:
         # One bound method, kept, so uninstall removes exactly what install added.
         self._callback = self._on_gc
         self._zero()
-        _register_fork_reset(self)
+        forks.register(self, Collector._after_fork_in_child)
 
     def _zero(self) -> None:
         self._collections = 0
@@ -128,6 +103,7 @@ class Collector:
         self._dropped = 0
         self._errors = 0
         self._last_error = ""
+        self._last_exception: BaseException | None = None
         self._last_heap_bytes = 0
         self._last_sample_time = -math.inf
 
@@ -150,7 +126,9 @@ class Collector:
                 self._enqueue(self._record(now, int(self.probe.read()), full=full))
         except Exception as exc:  # noqa: BLE001 - raising here would print once per collection
             self._errors += 1
-            self._last_error = _describe(exc)
+            self._last_error = describe_error(exc, "gc callback")
+            # Kept for the watcher's thread to log: nothing may log inside a collection.
+            self._last_exception = exc
 
     def _record(self, now: float, heap: int, *, full: bool) -> Sample:
         self._samples += 1
@@ -306,8 +284,17 @@ class Collector:
 
     @property
     def last_error(self) -> str:
-        """The latest of them as ``"Type: message"``, or ``""``."""
+        """The latest of them as ``"gc callback: Type"``, or ``""``."""
         return self._last_error
+
+    def take_exception(self) -> BaseException | None:
+        """The latest exception caught in the callback, once; ``None`` if none since the last call.
+
+        Its message and traceback are for the ``memwatch`` logger, which the
+        callback itself may not use.
+        """
+        exc, self._last_exception = self._last_exception, None
+        return exc
 
     @property
     def last_heap_bytes(self) -> int:

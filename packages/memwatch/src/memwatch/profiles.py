@@ -1,13 +1,15 @@
 """Captured profiles: a baseline census when one starts, a second census and a diff when it ends.
 
-Censuses are single-flight per :class:`Profiler`: a second census while one
-runs raises :class:`~memwatch.errors.CensusBusyError` at once instead of
-doubling the pause. Baselines of running profiles are kept here, never in the
-store: they are large and internal.
+Censuses are single-flight per :class:`Profiler`, together with the watcher's
+forced collections (:class:`SingleFlight`): a second one while one runs raises
+:class:`~memwatch.errors.CensusBusyError` at once instead of doubling the
+pause. Baselines of running profiles are kept here, never in the store: they
+are large and internal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -15,9 +17,15 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from memwatch import forks
 from memwatch.census import Census, take_census
 from memwatch.diff import diff_censuses
-from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
+from memwatch.errors import (
+    CensusBusyError,
+    ProfileConflictError,
+    ProfileNotFoundError,
+    describe_error,
+)
 from memwatch.models import (
     EventKind,
     GCStats,
@@ -29,11 +37,11 @@ from memwatch.models import (
 from memwatch.store import new_profile_id
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from memwatch.store import ProfileStore
 
-__all__ = ["Profiler", "StateSnapshot"]
+__all__ = ["Profiler", "SingleFlight", "StateSnapshot"]
 
 
 @attrs.frozen
@@ -49,6 +57,45 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class SingleFlight:
+    """One heavy pass over the heap at a time: a census, or a forced full collection.
+
+    A second one while one runs would double the pause (40 concurrent forced
+    collections on a 1.5M-object heap stalled an app's own requests for
+    seconds); it is refused at once with a retry delay instead.
+    """
+
+    def __init__(self) -> None:
+        """Nothing runs yet; the first retry delay is two seconds."""
+        self._lock = threading.Lock()
+        self._last_seconds = 1.0
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds to wait: twice the last pass's time, a second at least."""
+        return max(1.0, round(self._last_seconds * 2, 1))
+
+    @contextlib.contextmanager
+    def claim(self) -> Iterator[None]:
+        """Hold the heap for the ``with`` block.
+
+        Raises:
+            CensusBusyError: another pass holds it now.
+        """
+        if not self._lock.acquire(blocking=False):
+            raise CensusBusyError(retry_after=self.retry_after)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._last_seconds = time.perf_counter() - started
+            self._lock.release()
+
+    def reset(self) -> None:
+        """A fresh lock (in a forked child, a parent thread's pass never ends)."""
+        self._lock = threading.Lock()
+
+
 class Profiler:
     """Starts, ends and deletes profiles on behalf of a watcher.
 
@@ -60,6 +107,10 @@ class Profiler:
         max_details: Types kept in a diff's details.
         max_sites: Allocation sites kept in a diff.
         census_time_budget: Seconds a census may take before it stops and says ``partial``.
+        single_flight: The gate censuses share with other heavy passes (the
+            watcher's forced collections); a new one by default.
+        on_error: Describes (and may count and log) a census that failed a
+            profile; returns the profile's ``error``. :func:`describe_error` by default.
     """
 
     def __init__(
@@ -71,6 +122,8 @@ class Profiler:
         max_details: int = 100,
         max_sites: int = 20,
         census_time_budget: float | None = 30.0,
+        single_flight: SingleFlight | None = None,
+        on_error: Callable[[BaseException, str], str] = describe_error,
     ) -> None:
         """Bind the profiler to a store and to its watcher's state."""
         self._store = store
@@ -79,22 +132,15 @@ class Profiler:
         self.max_details = max_details
         self.max_sites = max_sites
         self.census_time_budget = census_time_budget
-        self._census_lock = threading.Lock()
+        self.single_flight = single_flight if single_flight is not None else SingleFlight()
+        self._on_error = on_error
         self._state_lock = threading.Lock()
         self._baselines: dict[str, Census] = {}
-        self._last_census_seconds = 1.0
+        forks.register(self, Profiler.reset)
 
     def _census(self) -> Census:
-        """Take a census, single-flight; the caller must hold ``_census_lock``."""
-        started = time.perf_counter()
-        try:
-            return take_census(time_budget=self.census_time_budget)
-        finally:
-            self._last_census_seconds = time.perf_counter() - started
-
-    def _acquire_census(self) -> None:
-        if not self._census_lock.acquire(blocking=False):
-            raise CensusBusyError(retry_after=max(1.0, round(self._last_census_seconds * 2, 1)))
+        """Take a census; the caller holds ``single_flight``."""
+        return take_census(time_budget=self.census_time_budget)
 
     def running(self, trigger: ProfileTrigger | None = None) -> list[Profile]:
         """The running profiles, optionally only those with ``trigger``."""
@@ -110,8 +156,7 @@ class Profiler:
             ProfileConflictError: a manual profile is already running (manual trigger only).
             CensusBusyError: another census is running right now.
         """
-        self._acquire_census()
-        try:
+        with self.single_flight.claim():
             if trigger == "manual":
                 for other in self.running("manual"):
                     raise ProfileConflictError(
@@ -137,14 +182,13 @@ class Profiler:
                     self._baselines.pop(profile.id, None)
                 raise
             return profile
-        finally:
-            self._census_lock.release()
 
     def end(self, profile_id: str) -> Profile:
         """Take the second census, diff it against the baseline, and complete the profile.
 
-        A census that fails leaves the profile ``failed`` with the error's type
-        and message; it is stored either way.
+        A census that fails leaves the profile ``failed``, its ``error`` what
+        ``on_error`` made of it (the exception's type, never its message); it is
+        stored either way.
 
         Raises:
             ProfileNotFoundError: no stored profile has that id.
@@ -160,8 +204,7 @@ class Profiler:
             raise ProfileConflictError(
                 f"profile {profile_id} is {profile.state}, not running", profile_id
             )
-        self._acquire_census()
-        try:
+        with self.single_flight.claim():
             with self._state_lock:
                 if self._baselines.pop(profile_id, None) is None:
                     raise ProfileConflictError(f"profile {profile_id} already ended", profile_id)
@@ -172,10 +215,7 @@ class Profiler:
                 )
             except Exception as exc:  # noqa: BLE001 - a failed census fails the profile, not the caller
                 ended = attrs.evolve(
-                    profile,
-                    state="failed",
-                    ended=_utcnow(),
-                    error=f"{type(exc).__name__}: {exc}"[:500],
+                    profile, state="failed", ended=_utcnow(), error=self._on_error(exc, "census")
                 )
             else:
                 state = self._record_diff(report)
@@ -196,8 +236,6 @@ class Profiler:
                     self._store.delete(profile_id)
                     raise
             return ended
-        finally:
-            self._census_lock.release()
 
     def get(self, profile_id: str) -> Profile:
         """One stored profile.
@@ -231,5 +269,5 @@ class Profiler:
             self._baselines.clear()
         self._store.clear()
         # A lock held by a parent thread at fork time stays held in the child forever.
-        self._census_lock = threading.Lock()
+        self.single_flight.reset()
         self._state_lock = threading.Lock()

@@ -11,35 +11,31 @@ and the watcher never raises into it.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
-import math
 import os
-import platform
-import sys
-import sysconfig
 import threading
 import time
-import tracemalloc
-import weakref
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from memwatch import forks
+from memwatch.capture import AutoCapture
 from memwatch.collector import Collector
-from memwatch.detector import Detector, LeakFinding, StatsFinding, make_detector
-from memwatch.errors import CensusBusyError, MemwatchError
-from memwatch.events import Listeners
+from memwatch.config import watcher_options
+from memwatch.detector import Detector, LeakEvent, Sample, StatsEvent, make_detector
+from memwatch.errors import ErrorLog, MemwatchError
+from memwatch.listeners import Listeners
 from memwatch.models import (
     EventKind,
     GCResult,
     GCStats,
     HeapDiffReport,
     LeakReport,
-    ProcessInfo,
     Profile,
     Status,
     WatcherInfo,
 )
 from memwatch.probes import Probe, make_probe
+from memwatch.process import AllocatedBlocks, collect_fully, process_info
 from memwatch.profiles import Profiler, StateSnapshot
 from memwatch.store import MemoryProfileStore, ProfileStore
 
@@ -47,49 +43,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import TracebackType
 
-    from memwatch.samples import Sample
-
 __all__ = ["Watcher", "default_watcher"]
 
 logger = logging.getLogger("memwatch")
 
 _POLL_SECONDS = 1.0
 
-#: Seconds a status may reuse the last ``sys.getallocatedblocks()`` reading.
-_BLOCKS_MAX_AGE = 1.0
-
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-# What the interpreter is does not change while it runs: read once, not per status.
-_PYTHON_VERSION = platform.python_version()
-_IMPLEMENTATION = sys.implementation.name
-_FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-
-#: Attempts and pause of _collect_fully while another thread's collection is running.
-_COLLECT_ATTEMPTS = 200
-_COLLECT_RETRY_SECONDS = 0.005
-
-
-def _collect_fully() -> int:
-    """``gc.collect()``, repeated until a full collection has run; what the last one freed.
-
-    ``gc.collect()`` returns at once, collecting nothing, while another thread's
-    collection is under way (its gc callbacks, ours included, are Python code
-    that lets other threads run). A forced collection must not silently be
-    none: try again, briefly, until the oldest generation's count moves.
-    """
-    before = gc.get_stats()[-1]["collections"]
-    collected = gc.collect()
-    for _ in range(_COLLECT_ATTEMPTS):
-        if gc.get_stats()[-1]["collections"] != before:
-            break
-        time.sleep(_COLLECT_RETRY_SECONDS)
-        collected = gc.collect()
-    return collected
 
 
 class Watcher:
@@ -149,9 +111,10 @@ class Watcher:
         self.sample_interval = sample_interval
         self.auto_capture = auto_capture
         self.capture_seconds = capture_seconds
-        self.capture_cooldown = capture_cooldown
         self.background = background
         self._clock = clock
+        self._errors = ErrorLog()
+        # Built before the watcher registers its own fork reset: theirs run first in a child.
         self._collector = Collector(probe=self._probe, sample_interval=sample_interval, clock=clock)
         self._profiler = Profiler(
             store if store is not None else MemoryProfileStore(),
@@ -160,19 +123,19 @@ class Watcher:
             max_details=max_details,
             max_sites=max_sites,
             census_time_budget=census_time_budget,
+            on_error=self._errors.note,
+        )
+        self._capture = AutoCapture(
+            self._profiler, cooldown=capture_cooldown, on_error=self._errors.note, clock=clock
         )
         self._lifecycle = threading.Lock()
         self._state = threading.RLock()
-        self._capture_lock = threading.Lock()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
-        self._errors = 0
-        self._last_error = ""
         self._listeners = Listeners()
-        self._blocks = 0
-        self._blocks_read_at = -math.inf
+        self._allocated_blocks = AllocatedBlocks()
         self._reset_state()
-        _watch_forks(self)
+        forks.register(self, Watcher._after_fork_in_child)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Watcher:
@@ -183,24 +146,12 @@ class Watcher:
         ``MEMWATCH_AUTO_CAPTURE`` (``1``/``0``, ``true``/``false``),
         ``MEMWATCH_CAPTURE_SECONDS``, ``MEMWATCH_CAPTURE_COOLDOWN``,
         ``MEMWATCH_MAX_DETAILS`` and ``MEMWATCH_CENSUS_TIME_BUDGET``. Keyword
-        ``overrides`` win over the environment.
+        ``overrides`` win over the environment (:mod:`memwatch.config`).
 
         Raises:
             ValueError: a variable holds a value of the wrong kind; the message names it.
         """
-        env = os.environ if environ is None else environ
-        options: dict[str, Any] = {}
-        for name, (key, parse) in _ENV_OPTIONS.items():
-            raw = env.get(name, "").strip()
-            if not raw:
-                continue
-            try:
-                options[key] = parse(raw)
-            except ValueError:
-                msg = f"{name}={raw!r} is not a valid {parse.__name__.lstrip('_')}"
-                raise ValueError(msg) from None
-        options.update(overrides)
-        return cls(**options)
+        return cls(**{**watcher_options(environ), **overrides})
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -213,14 +164,20 @@ class Watcher:
         self._last_leak = LeakReport()
         self._last_diff = HeapDiffReport()
         self._last_fed = float("-inf")
-        self._last_auto_capture: float | None = None
-        self._auto_started: float | None = None
-        self._auto_id: str | None = None
 
     @property
     def pid(self) -> int:
         """The id of the process this watcher watches."""
         return os.getpid()
+
+    @property
+    def capture_cooldown(self) -> float:
+        """Seconds between two auto-captures' starts (a leaking service is not censused nonstop)."""
+        return self._capture.cooldown
+
+    @capture_cooldown.setter
+    def capture_cooldown(self, seconds: float) -> None:
+        self._capture.cooldown = seconds
 
     @property
     def running(self) -> bool:
@@ -245,7 +202,7 @@ class Watcher:
         :class:`~memwatch.models.GCStats` of each accepted sample (``lastGC``).
         Listeners run on the thread that fed the detector, outside the watcher's
         locks and never inside a gc callback; one that raises is counted in the
-        status's ``watcher.errors`` and the others still run (:mod:`memwatch.events`).
+        status's ``watcher.errors`` and the others still run (:mod:`memwatch.listeners`).
 
         Returns:
             A function that removes the listener again.
@@ -291,15 +248,16 @@ class Watcher:
         self.stop()
 
     def _after_fork_in_child(self) -> None:
-        """Start afresh in a forked child: its heap is its own, its counts start at zero."""
+        """Start afresh in a forked child: its heap is its own, its counts start at zero.
+
+        The collector and the profiler have reset themselves already (:mod:`memwatch.forks`).
+        """
         self._lifecycle = threading.Lock()
         self._state = threading.RLock()
-        self._capture_lock = threading.Lock()
-        self._collector.reset()
         self._detector.reset()
-        self._profiler.reset()
-        self._errors = 0
-        self._last_error = ""
+        self._capture.reset()
+        self._errors.reset()
+        self._listeners.after_fork_in_child()
         self._reset_state()
         was_polling = self._thread is not None
         self._thread = None
@@ -315,16 +273,6 @@ class Watcher:
 
     def _wall(self, mono: float) -> dt.datetime:
         return self._wall_origin + dt.timedelta(seconds=mono - self._mono_origin)
-
-    def _note_error(self, exc: BaseException) -> None:
-        self._note_error_text(f"{type(exc).__name__}: {exc}")
-
-    def _note_error_text(self, text: str) -> None:
-        with self._state:
-            self._errors += 1
-            self._last_error = text[:500]
-        if self._errors == 1 or self._errors % 1000 == 0:
-            logger.warning("memwatch: error #%d in the watcher: %s", self._errors, self._last_error)
 
     def poll(self) -> None:
         """Process pending samples now: feed the detector, keep events, run auto-capture.
@@ -344,11 +292,19 @@ class Watcher:
                     samples = [self._collector.sample_now()]
                 reports, leaks = self._feed(samples)
             self._after_feed(reports, leaks)
-            self._maybe_end_auto_capture(now)
+            self._capture.tick()
         except Exception as exc:  # noqa: BLE001 - the watcher must never hurt the service
-            self._note_error(exc)
+            self._errors.note(exc, "poll")
+        self._log_collector_error()
 
-    def _feed(self, samples: list[Sample]) -> tuple[list[GCStats | LeakReport], list[LeakFinding]]:
+    def _log_collector_error(self) -> None:
+        """Log the gc callback's latest exception (the callback itself may not log)."""
+        collector = self._collector
+        exc = collector.take_exception()
+        if exc is not None:
+            self._errors.log(exc, collector.last_error, count=collector.errors)
+
+    def _feed(self, samples: list[Sample]) -> tuple[list[GCStats | LeakReport], list[LeakEvent]]:
         """Feed samples in time order; the caller holds ``_state``.
 
         Returns the events kept (for the listeners) and the leak events (for
@@ -359,48 +315,31 @@ class Watcher:
         detector needs time to move forward, and one sample less costs nothing.
         """
         reports: list[GCStats | LeakReport] = []
-        leaks: list[LeakFinding] = []
+        leaks: list[LeakEvent] = []
         for sample in samples:
             if sample.time < self._last_fed:
                 continue
             self._last_fed = sample.time
             for event in self._detector.feed(sample):
-                if isinstance(event, StatsFinding):
+                if isinstance(event, StatsEvent):
                     reports.append(self._record_stats(event))
-                elif isinstance(event, LeakFinding):
+                elif isinstance(event, LeakEvent):
                     reports.append(self._record_leak(event))
                     leaks.append(event)
         return reports, leaks
 
-    def _after_feed(self, reports: list[GCStats | LeakReport], leaks: list[LeakFinding]) -> None:
-        """Tell the listeners, then auto-capture; outside the state lock, never raising."""
+    def _after_feed(self, reports: list[GCStats | LeakReport], leaks: list[LeakEvent]) -> None:
+        """Tell the listeners, then auto-capture; outside the state lock, never raising.
+
+        Several leak events in one batch are one growth: they fire one trigger.
+        """
         for report in reports:
             name = "leak" if isinstance(report, LeakReport) else "stats"
-            self._listeners.emit(name, report, self._note_error_text)
-        self._after_leaks(leaks)
+            self._listeners.emit(name, report, self._errors.note)
+        if self.auto_capture and leaks:
+            self._capture.trigger("leak", seconds=self.capture_seconds)
 
-    def _after_leaks(self, leaks: list[LeakFinding]) -> None:
-        """Auto-capture for new leak events, outside the state lock (a census takes a while).
-
-        Best effort, never raising: the poll thread and a forced collection may
-        both get here; one captures, the other skips. A manual census running
-        right now (busy) skips this leak event's capture; other errors are counted.
-        """
-        if not (self.auto_capture and leaks):
-            return
-        if not self._capture_lock.acquire(blocking=False):
-            return
-        try:
-            for event in leaks:
-                self._auto_capture_on_leak(event.time)
-        except CensusBusyError:
-            pass  # a manual census holds the heap's attention; the next leak event tries again
-        except Exception as exc:  # noqa: BLE001 - auto-capture must never fail the caller
-            self._note_error(exc)
-        finally:
-            self._capture_lock.release()
-
-    def _record_stats(self, event: StatsFinding) -> GCStats:
+    def _record_stats(self, event: StatsEvent) -> GCStats:
         stats = GCStats(
             timestamp=self._wall(event.time),
             num_full_gc=event.num_full_gc,
@@ -417,7 +356,7 @@ class Watcher:
             self._last_event = "stats"
         return stats
 
-    def _record_leak(self, event: LeakFinding) -> LeakReport:
+    def _record_leak(self, event: LeakEvent) -> LeakReport:
         report = LeakReport(
             timestamp=self._wall(event.time),
             start=self._wall(event.start),
@@ -431,57 +370,6 @@ class Watcher:
         logger.warning("memwatch: leak detected in pid %d: %s", os.getpid(), event.reason)
         return report
 
-    def _auto_capture_on_leak(self, now: float) -> None:
-        if self._auto_id is not None:
-            # The next leak event ends a running capture: it has seen the growth.
-            self._end_auto_capture(self._auto_id)
-            return
-        last = self._last_auto_capture
-        if last is not None and now - last < self.capture_cooldown:
-            return
-        self._last_auto_capture = now
-        try:
-            profile = self._profiler.start("leak")
-        except CensusBusyError:
-            self._last_auto_capture = last  # no census ran: the next leak event tries again
-            raise
-        self._auto_id, self._auto_started = profile.id, now
-
-    def _auto_capture_due(self, now: float) -> str | None:
-        """The running auto-capture's id once it has run ``capture_seconds``, else ``None``."""
-        profile_id, started = self._auto_id, self._auto_started
-        if profile_id is None or started is None or now - started < self.capture_seconds:
-            return None
-        return profile_id
-
-    def _maybe_end_auto_capture(self, now: float) -> None:
-        if self._auto_capture_due(now) is None:
-            return
-        if not self._capture_lock.acquire(blocking=False):
-            return
-        try:
-            # Asked again under the lock: meanwhile another thread may have ended
-            # that capture and started a new one, which is not due yet.
-            profile_id = self._auto_capture_due(now)
-            if profile_id is not None:
-                self._end_auto_capture(profile_id)
-        except CensusBusyError:
-            pass  # still pending: the next poll ends it
-        finally:
-            self._capture_lock.release()
-
-    def _end_auto_capture(self, profile_id: str) -> None:
-        """End the running auto-capture; on a busy census it stays pending (the caller retries).
-
-        The caller holds ``_capture_lock``. A capture that the user already ended or
-        deleted is let go; one whose census failed is counted as an error.
-        """
-        if any(p.id == profile_id for p in self._profiler.running("leak")):
-            profile = self._profiler.end(profile_id)
-            if profile.state == "failed":
-                self._note_error_text(profile.error)
-        self._auto_id, self._auto_started = None, None
-
     def _record_diff(self, report: HeapDiffReport) -> StateSnapshot:
         with self._state:
             self._last_diff = report
@@ -491,28 +379,23 @@ class Watcher:
     # -- what the API serves ---------------------------------------------------
 
     def status(self) -> Status:
-        """This process's status: the latest events, the latest diff, and who answered."""
+        """This process's status: the latest events, the latest diff, and who answered.
+
+        Errors show as :func:`~memwatch.errors.describe_error` gives them: where,
+        and the exception's type; their messages are in the ``memwatch`` log only.
+        """
         collector = self._collector
         with self._state:
             last_event, last_gc = self._last_event, self._last_gc
             last_leak, last_diff = self._last_leak, self._last_diff
-            errors = self._errors + collector.errors
-            last_error = collector.last_error or self._last_error
+        errors = self._errors.count + collector.errors
+        last_error = collector.last_error or self._errors.last
         return Status(
             last_event=last_event,
             last_gc=last_gc,
             last_leak=last_leak,
             last_diff=last_diff,
-            process=ProcessInfo(
-                pid=os.getpid(),
-                python_version=_PYTHON_VERSION,
-                implementation=_IMPLEMENTATION,
-                free_threaded=_FREE_THREADED,
-                gc_enabled=gc.isenabled(),
-                gc_thresholds=tuple(gc.get_threshold()),
-                gc_freeze_count=gc.get_freeze_count(),
-                tracemalloc_tracing=tracemalloc.is_tracing(),
-            ),
+            process=process_info(),
             watcher=WatcherInfo(
                 running=self.running,
                 mode=self._detector.mode,
@@ -528,27 +411,23 @@ class Watcher:
             ),
         )
 
-    def _allocated_blocks(self) -> int:
-        """``sys.getallocatedblocks()``, read at most once per ``_BLOCKS_MAX_AGE`` seconds.
-
-        It walks every pymalloc arena (about 40 us at 1M objects, 100 us at 3M),
-        which made it most of a status request's own cost on a large heap
-        (benchmarks/bench_endpoints.py). A racing reader at worst reads it twice.
-        """
-        now = time.monotonic()
-        if now - self._blocks_read_at >= _BLOCKS_MAX_AGE:
-            self._blocks = sys.getallocatedblocks()
-            self._blocks_read_at = now
-        return self._blocks
-
     def force_gc(self) -> GCResult:
-        """Run a full collection now, take a sample after it, and return the stats."""
-        collected = _collect_fully()
-        with self._state:
-            # Samples the collection itself queued come first, so time only moves forward.
-            samples = [*self._collector.drain(), self._collector.sample_now(full=True)]
-            reports, leaks = self._feed(samples)
-            result = GCResult(last_gc=self._last_gc, collected=collected)
+        """Run a full collection now, take a sample after it, and return the stats.
+
+        Single-flight together with the censuses: a full collection walks the
+        whole heap as a census does, and forty at once stalled an app for seconds.
+
+        Raises:
+            CensusBusyError: a census or another forced collection is running right now.
+        """
+        with self._profiler.single_flight.claim():
+            collected = collect_fully()
+            with self._state:
+                # Samples the collection itself queued come first, so time only moves forward.
+                samples = [*self._collector.drain(), self._collector.sample_now(full=True)]
+                reports, leaks = self._feed(samples)
+                result = GCResult(last_gc=self._last_gc, collected=collected)
+        # Outside the claim: a leak it reveals may start a capture, which takes a census.
         self._after_feed(reports, leaks)
         return result
 
@@ -564,7 +443,7 @@ class Watcher:
         except MemwatchError:
             raise  # a conflict or a busy census is an answer, not a fault
         except Exception as exc:
-            self._note_error(exc)  # a failing census or store shows in status
+            self._errors.note(exc, "profile start")  # a failing census or store shows in status
             raise
 
     def end_profile(self, profile_id: str) -> Profile:
@@ -580,11 +459,9 @@ class Watcher:
         except MemwatchError:
             raise
         except Exception as exc:
-            self._note_error(exc)
+            self._errors.note(exc, "profile end")
             raise
-        if profile.state == "failed":
-            self._note_error_text(profile.error)
-        return profile
+        return profile  # a failed census was noted by the profiler (its on_error)
 
     def get_profile(self, profile_id: str) -> Profile:
         """One stored profile.
@@ -607,64 +484,23 @@ class Watcher:
         return self._profiler.list()
 
 
-def _flag(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(raw)
-
-
-_flag.__name__ = "flag (1/0, true/false)"
-
-
-def _text(raw: str) -> str:
-    return raw
-
-
-_text.__name__ = "text"
-
-
-_ENV_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "MEMWATCH_MODE": ("mode", _text),
-    "MEMWATCH_PROBE": ("probe", _text),
-    "MEMWATCH_SAMPLE_INTERVAL": ("sample_interval", float),
-    "MEMWATCH_AUTO_CAPTURE": ("auto_capture", _flag),
-    "MEMWATCH_CAPTURE_SECONDS": ("capture_seconds", float),
-    "MEMWATCH_CAPTURE_COOLDOWN": ("capture_cooldown", float),
-    "MEMWATCH_MAX_DETAILS": ("max_details", int),
-    "MEMWATCH_CENSUS_TIME_BUDGET": ("census_time_budget", float),
-}
-
-
-# -- fork safety ---------------------------------------------------------------
-
-_watched: weakref.WeakSet[Watcher] = weakref.WeakSet()
-_fork_hook_lock = threading.Lock()
-_fork_hook_installed = False
-
-
-def _reset_watchers_in_child() -> None:
-    global _default_lock  # noqa: PLW0603 - a lock held by a parent thread stays held in the child
-    _default_lock = threading.Lock()
-    for watcher in list(_watched):
-        watcher._after_fork_in_child()  # noqa: SLF001 - the module owns its watchers' fork handling
-
-
-def _watch_forks(watcher: Watcher) -> None:
-    global _fork_hook_installed  # noqa: PLW0603 - one process-wide at-fork hook
-    _watched.add(watcher)
-    with _fork_hook_lock:
-        if not _fork_hook_installed and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_reset_watchers_in_child)
-            _fork_hook_installed = True
-
-
 # -- the process-wide default ------------------------------------------------------
 
-_default: Watcher | None = None
-_default_lock = threading.Lock()
+
+class _ProcessDefault:
+    """The process-wide watcher, built on first use under a lock a forked child renews."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.watcher: Watcher | None = None
+
+    def after_fork_in_child(self) -> None:
+        # A parent thread may have held the lock at fork time; the watcher resets itself.
+        self.lock = threading.Lock()
+
+
+_default = _ProcessDefault()
+forks.register(_default, _ProcessDefault.after_fork_in_child)
 
 
 def default_watcher() -> Watcher:
@@ -675,9 +511,8 @@ def default_watcher() -> Watcher:
     It is configured by ``MEMWATCH_*`` environment variables (see
     :meth:`Watcher.from_env`).
     """
-    global _default  # noqa: PLW0603 - a lazily built process-wide default
-    with _default_lock:
-        if _default is None:
-            _default = Watcher.from_env()
-        watcher = _default
+    with _default.lock:
+        if _default.watcher is None:
+            _default.watcher = Watcher.from_env()
+        watcher = _default.watcher
     return watcher.start()

@@ -15,7 +15,9 @@ Listeners run on the thread that fed the detector (the watcher's polling
 thread, or the caller of :meth:`~memwatch.watcher.Watcher.force_gc` or
 :meth:`~memwatch.watcher.Watcher.poll`), never inside a gc callback and never
 while the watcher holds its locks. A listener that raises is counted in the
-status's ``watcher.errors``; the other listeners and the watcher go on.
+status's ``watcher.errors`` and described in ``watcher.last_error`` by its
+name and the exception's type only (the message goes to the ``memwatch``
+logger: it may hold a webhook's token); the other listeners and the watcher go on.
 """
 
 from __future__ import annotations
@@ -76,18 +78,30 @@ class Listeners:
 
         return remove
 
-    def emit(self, event: str, payload: object, on_error: Callable[[str], None]) -> None:
+    def after_fork_in_child(self) -> None:
+        """Take a fresh lock: one a parent thread held at fork time stays held in the child."""
+        self._lock = threading.Lock()
+
+    def emit(
+        self, event: str, payload: object, on_error: Callable[[BaseException, str], object]
+    ) -> None:
         """Call every listener of ``event`` with ``payload``, in the order added; never raises.
 
         Args:
             event: One of :data:`EVENT_NAMES`.
             payload: What the listeners get.
-            on_error: Called with ``"<event> listener <name>: <Type>: <message>"``
-                for each listener that raised.
+            on_error: Called with the exception and ``"<event> listener <name>"``
+                (the context of :func:`~memwatch.errors.describe_error`) for each
+                listener that raised.
         """
         for _, listener in self._by_event[event]:
             try:
                 listener(payload)
             except Exception as exc:  # noqa: BLE001, PERF203 - one bad listener stops no other
-                name = getattr(listener, "__qualname__", type(listener).__qualname__)
-                on_error(f"{event} listener {name}: {type(exc).__name__}: {exc}")
+                on_error(exc, f"{event} listener {_name(listener)}")
+
+
+def _name(listener: Listener) -> str:
+    """The listener's qualified name (a function's, else its type's): code, never data."""
+    name = getattr(listener, "__qualname__", None)
+    return name if isinstance(name, str) else type(listener).__qualname__
