@@ -424,7 +424,7 @@ def test_root_prefix(watcher: Watcher) -> None:
 def test_busy_census_is_429_with_retry_after(api: MemwatchAPI, watcher: Watcher) -> None:
     """While a census runs, starting or ending a profile is a 429 with Retry-After >= 1."""
     running = start(api)
-    census_lock = watcher._profiler._census_lock
+    census_lock = watcher._profiler.single_flight._lock
     assert census_lock.acquire(blocking=False)  # stands in for a census in another thread
     try:
         for path in ("/ah/memoryProfile", f"/ah/memoryProfile/{running['id']}/end"):

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import gc
-import json
 import os
 import sys
 import threading
 import time
-import warnings
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 import memwatch
+from forked import run_in_fork
 from memwatch import profiles as profiles_module
 from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
 from memwatch.samples import Sample
@@ -181,19 +180,15 @@ def test_deleting_a_running_profile_abandons_it():
 def test_censuses_are_single_flight():
     """While a census runs, another profile request is refused with a retry delay."""
     watcher = Watcher(probe=ScriptedProbe(), background=False)
-    profiler = watcher._profiler
-    assert profiler._census_lock.acquire(timeout=5)
-    try:
+    with watcher._profiler.single_flight.claim():  # as a census in another thread holds it
         with pytest.raises(CensusBusyError) as info:
             watcher.start_profile()
         assert info.value.retry_after >= 1
-    finally:
-        profiler._census_lock.release()
     assert watcher.start_profile().state == "running"
 
 
 def test_a_failing_census_fails_the_profile_not_the_caller(monkeypatch):
-    """A census that raises leaves the profile 'failed' with the error, stored and readable."""
+    """A census that raises leaves the profile 'failed' with the error's type, stored, readable."""
     watcher = Watcher(probe=ScriptedProbe(), background=False)
     running = watcher.start_profile()
 
@@ -203,7 +198,7 @@ def test_a_failing_census_fails_the_profile_not_the_caller(monkeypatch):
     monkeypatch.setattr(profiles_module, "take_census", broken_census)
     failed = watcher.end_profile(running.id)
     assert failed.state == "failed"
-    assert failed.error == "MemoryError: census ran out of memory"
+    assert failed.error == "census: MemoryError"
     assert watcher.get_profile(running.id).state == "failed"
     assert watcher.status().last_event == ""
 
@@ -289,7 +284,7 @@ def test_errors_are_counted_and_shown_never_raised(capsys):
         watcher.poll()
         status = watcher.status()
     assert status.watcher.errors >= 50
-    assert "OSError: statm vanished" in status.watcher.last_error
+    assert status.watcher.last_error == "gc callback: OSError"
     captured = capsys.readouterr()
     assert "statm vanished" not in captured.err
 
@@ -318,49 +313,6 @@ def test_a_store_can_be_supplied():
     watcher = Watcher(probe=ScriptedProbe(), background=False, store=store)
     profile = watcher.start_profile()
     assert store.get(profile.id) == profile
-
-
-def _save_coverage_in_child() -> None:
-    """Save what coverage measured in this forked child: ``os._exit`` skips its atexit save.
-
-    Coverage gives a forked child its own data file, so ``coverage combine``
-    adds the fork hooks' lines to the parent's. Without coverage, nothing to do.
-    """
-    try:
-        import coverage  # noqa: PLC0415 - only when the tests run under coverage
-    except ImportError:
-        return
-    cov = coverage.Coverage.current()
-    if cov is not None:
-        cov.stop()
-        cov.save()
-
-
-def run_in_fork(report: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``report`` in a forked child and return what it returned there (as JSON)."""
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        # 3.12+ warns about forking a process with threads; the child only reports and exits.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        code = 1
-        try:
-            os.close(read_end)
-            os.write(write_end, json.dumps(report()).encode())
-            code = 0
-        finally:
-            try:
-                _save_coverage_in_child()
-            finally:
-                os._exit(code)  # never back into pytest, whatever happened
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        answer = json.loads(pipe.read())
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    answer["pid"] = pid
-    return answer
 
 
 def _fork_report(watcher: Watcher) -> dict[str, Any]:
@@ -465,41 +417,6 @@ def test_stop_from_another_thread_while_polling_does_not_deadlock():
     assert sys.getrefcount(watcher) > 1
 
 
-def test_from_env_reads_memwatch_variables():
-    """MEMWATCH_* variables configure a watcher; keyword overrides win."""
-    watcher = Watcher.from_env(
-        {
-            "MEMWATCH_SAMPLE_INTERVAL": "2.5",
-            "MEMWATCH_AUTO_CAPTURE": "off",
-            "MEMWATCH_CAPTURE_SECONDS": "7",
-            "MEMWATCH_MODE": "memwatch",
-            "MEMWATCH_PROBE": "rss",
-            "MEMWATCH_MAX_DETAILS": "",
-        },
-        capture_cooldown=9.0,
-    )
-    assert watcher.sample_interval == 2.5
-    assert watcher.auto_capture is False
-    assert watcher.capture_seconds == 7.0
-    assert watcher.capture_cooldown == 9.0
-    assert watcher.status().watcher.mode == "memwatch"
-    assert watcher.status().watcher.probe == "rss"
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "message"),
-    [
-        ("MEMWATCH_SAMPLE_INTERVAL", "fast", "not a valid float"),
-        ("MEMWATCH_AUTO_CAPTURE", "maybe", r"not a valid flag \(1/0, true/false\)"),
-        ("MEMWATCH_MAX_DETAILS", "1.5", "not a valid int"),
-    ],
-)
-def test_from_env_names_a_bad_variable(name, value, message):
-    """A malformed variable is refused with its name and value."""
-    with pytest.raises(ValueError, match=f"{name}='{value}' is {message}"):
-        Watcher.from_env({name: value})
-
-
 def test_the_trend_detector_samples_at_the_watcher_interval():
     """The trend detector's slot is the watcher's sample interval unless set explicitly."""
     assert Watcher(sample_interval=2.0)._detector.config.sample_interval == 2.0  # type: ignore[attr-defined]
@@ -521,7 +438,7 @@ def test_a_failing_store_shows_in_status_and_keeps_no_baseline():
         watcher.start_profile()
     status = watcher.status()
     assert status.watcher.errors == 1
-    assert status.watcher.last_error == "OSError: store is read-only"
+    assert status.watcher.last_error == "profile start: OSError"
     assert watcher._profiler._baselines == {}
     assert watcher.pid == os.getpid()
 
@@ -564,13 +481,9 @@ def test_an_auto_capture_blocked_by_a_busy_census_ends_on_a_later_poll():
             if watcher.list_profiles():
                 break
         (captured,) = watcher.list_profiles()
-        census_lock = watcher._profiler._census_lock
-        assert census_lock.acquire(timeout=5)
-        try:
+        with watcher._profiler.single_flight.claim():
             watcher.poll()  # due, but the census is busy: must not raise, must stay pending
             assert watcher.get_profile(captured.id).state == "running"
-        finally:
-            census_lock.release()
         watcher.poll()
     assert watcher.get_profile(captured.id).state == "complete"
     assert watcher.status().watcher.errors == 0
@@ -579,25 +492,16 @@ def test_an_auto_capture_blocked_by_a_busy_census_ends_on_a_later_poll():
 def test_a_forced_gc_never_fails_because_auto_capture_is_busy():
     """POST /memory/gc answers even when the leak it reveals cannot be captured right now."""
     watcher, _ = leaking_watcher()
-    census_lock = watcher._profiler._census_lock
+    capture_lock = watcher._capture._lock  # held as another thread mid-capture holds it
     with watcher:
-        assert census_lock.acquire(timeout=5)
+        assert capture_lock.acquire(timeout=5)
         try:
-            results = [watcher.force_gc() for _ in range(6)]
+            results = finishes(lambda: [watcher.force_gc() for _ in range(6)])
         finally:
-            census_lock.release()
+            capture_lock.release()
     assert results[-1].last_gc.num_full_gc >= 6
     assert watcher.status().last_leak.growth > 0
     assert watcher.list_profiles() == []
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [("1", True), ("TRUE", True), ("yes", True), ("On", True), ("0", False), ("No", False)],
-)
-def test_from_env_reads_every_spelling_of_a_flag(raw, expected):
-    """MEMWATCH_AUTO_CAPTURE accepts 1/0, true/false, yes/no and on/off, in any case."""
-    assert Watcher.from_env({"MEMWATCH_AUTO_CAPTURE": raw}).auto_capture is expected
 
 
 def finishes(work: Callable[[], T]) -> T:
@@ -623,7 +527,7 @@ def test_a_leak_seen_while_another_thread_captures_is_skipped_without_waiting():
     """A leak seen while another thread captures neither waits nor captures twice; later ones do."""
     watcher, _ = leaking_watcher(capture_cooldown=3600.0)
     with watcher:
-        capture_lock = watcher._capture_lock  # held as the poll thread holds it mid-census
+        capture_lock = watcher._capture._lock  # held as the poll thread holds it mid-census
         assert capture_lock.acquire(timeout=5)
         try:
             results = finishes(lambda: [watcher.force_gc() for _ in range(6)])
@@ -645,7 +549,7 @@ def test_an_auto_capture_that_fails_is_counted_never_raised():
     assert results[-1].last_gc.num_full_gc >= 6
     assert status.last_leak.growth > 0
     assert status.watcher.errors == 1
-    assert status.watcher.last_error == "OSError: store is read-only"
+    assert status.watcher.last_error == "auto-capture: OSError"
     assert watcher._profiler._baselines == {}
 
 
@@ -654,7 +558,7 @@ def test_a_due_capture_end_waits_while_another_thread_is_capturing():
     watcher, _ = leaking_watcher(capture_seconds=0.0)
     with watcher:
         (captured,) = force_gc_until_captured(watcher)
-        capture_lock = watcher._capture_lock
+        capture_lock = watcher._capture._lock
         assert capture_lock.acquire(timeout=5)
         try:
             finishes(watcher.poll)
@@ -686,23 +590,6 @@ def test_a_leak_capture_the_user_deleted_or_ended_is_let_go(action):
     assert watcher.status().watcher.errors == 0
 
 
-def test_a_leak_not_captured_for_a_busy_census_is_captured_at_the_next_leak():
-    """A leak skipped for a running census starts no cooldown: the next leak is captured."""
-    watcher, _ = leaking_watcher(capture_cooldown=3600.0)
-    census_lock = watcher._profiler._census_lock
-    with watcher:
-        assert census_lock.acquire(timeout=5)
-        try:
-            for _ in range(6):
-                watcher.force_gc()
-        finally:
-            census_lock.release()
-        assert watcher.status().last_leak.growth > 0
-        assert watcher.list_profiles() == []
-        captured = force_gc_until_captured(watcher)
-    assert [(p.trigger, p.state) for p in captured] == [("leak", "running")]
-
-
 def test_an_auto_capture_whose_closing_census_fails_is_counted_in_status(monkeypatch):
     """A leak capture failing at its end is stored failed and counted as an error."""
     watcher, _ = leaking_watcher(capture_seconds=0.0)
@@ -717,39 +604,7 @@ def test_an_auto_capture_whose_closing_census_fails_is_counted_in_status(monkeyp
     status = watcher.status()
     assert watcher.get_profile(captured.id).state == "failed"
     assert status.watcher.errors == 1
-    assert status.watcher.last_error == "MemoryError: census ran out of memory"
-
-
-def test_a_capture_ended_and_replaced_by_another_thread_is_not_ended_early():
-    """A due capture replaced by another thread before the poll got the lock is not ended."""
-    watcher, _ = leaking_watcher(capture_seconds=30.0, capture_cooldown=0.0)
-    real_lock = watcher._capture_lock
-
-    class ReplacedMeanwhile:
-        """The capture lock, as seen by a poll that loses the race for it."""
-
-        def acquire(self, blocking: bool = True) -> bool:
-            # Before the poll gets the lock, another thread ends the due capture
-            # and a new leak starts the next one.
-            with real_lock:
-                watcher._end_auto_capture(first.id)
-                watcher._auto_capture_on_leak(due)
-            watcher._capture_lock = real_lock
-            return real_lock.acquire(blocking)
-
-        def release(self) -> None:
-            real_lock.release()
-
-    with watcher:
-        (first,) = force_gc_until_captured(watcher)
-        due = watcher._auto_started + 30.0
-        watcher._capture_lock = ReplacedMeanwhile()
-        watcher._maybe_end_auto_capture(due)
-        (second,) = (p for p in watcher.list_profiles() if p.id != first.id)
-        assert watcher.get_profile(first.id).state == "complete"
-        assert watcher.get_profile(second.id).state == "running"
-        watcher._maybe_end_auto_capture(due + 30.0)
-    assert watcher.get_profile(second.id).state == "complete"
+    assert status.watcher.last_error == "census: MemoryError"
 
 
 def test_a_forced_gc_met_by_another_threads_collection_still_collects(monkeypatch):
@@ -771,3 +626,45 @@ def test_a_forced_gc_met_by_another_threads_collection_still_collects(monkeypatc
     assert len(calls) == 2
     assert gc.get_stats()[-1]["collections"] > before
     assert result.last_gc.num_full_gc >= 1
+
+
+def test_forced_collections_are_single_flight_with_each_other_and_with_censuses():
+    """While one thread's forced collection runs, force_gc and a census elsewhere are refused."""
+    watcher = Watcher(probe=ScriptedProbe(), background=False)
+    collecting, release = threading.Event(), threading.Event()
+    forcing: list[int] = []
+    results: list[object] = []
+
+    def hold_the_collection(phase: str, info: dict[str, int]) -> None:
+        # Keeps the forcing thread inside its full collection until the test lets go.
+        if phase == "start" and info["generation"] == 2 and threading.get_ident() in forcing:
+            collecting.set()
+            release.wait(10)
+
+    def force() -> None:
+        forcing.append(threading.get_ident())
+        results.append(watcher.force_gc())
+
+    gc.callbacks.append(hold_the_collection)
+    try:
+        with watcher:
+            thread = threading.Thread(target=force)
+            thread.start()
+            assert collecting.wait(10)
+            started = time.monotonic()
+            with pytest.raises(CensusBusyError) as busy:
+                watcher.force_gc()
+            refused_in = time.monotonic() - started
+            with pytest.raises(CensusBusyError):
+                watcher.start_profile()
+            release.set()
+            thread.join(10)
+            assert not thread.is_alive()
+            after = watcher.force_gc()
+    finally:
+        release.set()
+        gc.callbacks.remove(hold_the_collection)
+    assert refused_in < 0.5  # refused at once, not after a collection of its own
+    assert busy.value.retry_after >= 1
+    assert len(results) == 1
+    assert after.last_gc.num_full_gc >= 2

@@ -105,11 +105,11 @@ def describe_error(exc: BaseException, context: str) -> str:
     Returns:
         ``"<context>: <Type>"``, at most 200 characters, always encodable as UTF-8.
     """
-    text = f"{context}: {type_name(exc)}"
+    # A lone surrogate in a type's name must not make the status unserializable.
+    text = f"{context}: {type_name(exc)}".encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) > _MAX_DESCRIPTION:
         text = text[: _MAX_DESCRIPTION - 3] + "..."
-    # A lone surrogate in a type's name must not make the status unserializable.
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 class ErrorLog:
