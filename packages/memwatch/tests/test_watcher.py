@@ -446,9 +446,10 @@ def test_a_failing_store_shows_in_status_and_keeps_no_baseline():
 def test_samples_older_than_the_last_fed_are_dropped():
     """A sample queued before one already fed is skipped instead of breaking the detector."""
     watcher = Watcher(probe=ScriptedProbe(), background=False)
-    watcher._feed([Sample(time=10.0, heap_bytes=MIB, full=True)])
+    feed = watcher._reports.feed
+    feed(watcher._detector, [Sample(time=10.0, heap_bytes=MIB, full=True)])
     before = watcher.status().last_gc
-    assert watcher._feed([Sample(time=5.0, heap_bytes=2 * MIB, full=True)]) == ([], [])
+    assert feed(watcher._detector, [Sample(time=5.0, heap_bytes=2 * MIB, full=True)]) == ([], [])
     assert watcher.status().last_gc == before
 
 

@@ -1,16 +1,20 @@
 """The watcher: collector, detector and profiles wired together, with the state the API serves.
 
-Data flows one way. The collector's gc callback counts collections and queues
-heap samples; a background thread (``memwatch-watcher``) drains them about
-once a second, feeds them to the detector, keeps the latest ``stats`` and
-``leak`` events, tells the listeners added with :meth:`Watcher.on`, and on a
-leak auto-captures a profile. Nothing heavy ever runs inside the gc callback,
-and the watcher never raises into it.
+Data flows one way. The collector's gc callback (:mod:`memwatch.collector`)
+counts collections and queues heap samples; a background thread
+(``memwatch-watcher``) drains them about once a second, feeds them to the
+detector and keeps the latest reports (:mod:`memwatch.reports`), tells the
+listeners added with :meth:`Watcher.on` (:mod:`memwatch.listeners`), and on a
+leak lets the auto-capture policy (:mod:`memwatch.capture`) take a profile
+(:mod:`memwatch.profiles`). Nothing heavy ever runs inside the gc callback, and
+the watcher never raises into it: errors are counted and described by type
+(:mod:`memwatch.errors`). Configuration from the environment is
+:mod:`memwatch.config`; facts about the process, :mod:`memwatch.process`; a
+forked child's reset, :mod:`memwatch.forks`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import threading
@@ -21,14 +25,12 @@ from memwatch import forks
 from memwatch.capture import AutoCapture
 from memwatch.collector import Collector
 from memwatch.config import watcher_options
-from memwatch.detector import Detector, LeakEvent, Sample, StatsEvent, make_detector
+from memwatch.detector import Detector, LeakEvent, make_detector
 from memwatch.errors import ErrorLog, MemwatchError
 from memwatch.listeners import Listeners
 from memwatch.models import (
-    EventKind,
     GCResult,
     GCStats,
-    HeapDiffReport,
     LeakReport,
     Profile,
     Status,
@@ -36,7 +38,8 @@ from memwatch.models import (
 )
 from memwatch.probes import Probe, make_probe
 from memwatch.process import AllocatedBlocks, collect_fully, process_info
-from memwatch.profiles import Profiler, StateSnapshot
+from memwatch.profiles import Profiler
+from memwatch.reports import LatestReports
 from memwatch.store import MemoryProfileStore, ProfileStore
 
 if TYPE_CHECKING:
@@ -48,10 +51,6 @@ __all__ = ["Watcher", "default_watcher"]
 logger = logging.getLogger("memwatch")
 
 _POLL_SECONDS = 1.0
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class Watcher:
@@ -114,11 +113,12 @@ class Watcher:
         self.background = background
         self._clock = clock
         self._errors = ErrorLog()
+        self._reports = LatestReports(clock)
         # Built before the watcher registers its own fork reset: theirs run first in a child.
         self._collector = Collector(probe=self._probe, sample_interval=sample_interval, clock=clock)
         self._profiler = Profiler(
             store if store is not None else MemoryProfileStore(),
-            record_diff=self._record_diff,
+            record_diff=self._reports.record_diff,
             pid=os.getpid,
             max_details=max_details,
             max_sites=max_sites,
@@ -129,12 +129,10 @@ class Watcher:
             self._profiler, cooldown=capture_cooldown, on_error=self._errors.note, clock=clock
         )
         self._lifecycle = threading.Lock()
-        self._state = threading.RLock()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._listeners = Listeners()
         self._allocated_blocks = AllocatedBlocks()
-        self._reset_state()
         forks.register(self, Watcher._after_fork_in_child)
 
     @classmethod
@@ -154,16 +152,6 @@ class Watcher:
         return cls(**{**watcher_options(environ), **overrides})
 
     # -- lifecycle ---------------------------------------------------------
-
-    def _reset_state(self) -> None:
-        self._pid = os.getpid()
-        self._mono_origin = self._clock()
-        self._wall_origin = _utcnow()
-        self._last_event: EventKind = ""
-        self._last_gc = GCStats()
-        self._last_leak = LeakReport()
-        self._last_diff = HeapDiffReport()
-        self._last_fed = float("-inf")
 
     @property
     def pid(self) -> int:
@@ -253,12 +241,11 @@ class Watcher:
         The collector and the profiler have reset themselves already (:mod:`memwatch.forks`).
         """
         self._lifecycle = threading.Lock()
-        self._state = threading.RLock()
         self._detector.reset()
         self._capture.reset()
         self._errors.reset()
         self._listeners.after_fork_in_child()
-        self._reset_state()
+        self._reports.reset()
         was_polling = self._thread is not None
         self._thread = None
         if was_polling and self._collector.installed:
@@ -271,9 +258,6 @@ class Watcher:
 
     # -- the polling step ----------------------------------------------------
 
-    def _wall(self, mono: float) -> dt.datetime:
-        return self._wall_origin + dt.timedelta(seconds=mono - self._mono_origin)
-
     def poll(self) -> None:
         """Process pending samples now: feed the detector, keep events, run auto-capture.
 
@@ -282,7 +266,7 @@ class Watcher:
         """
         try:
             now = self._clock()
-            with self._state:
+            with self._reports.lock:
                 samples = self._collector.drain()
                 if (
                     not samples
@@ -290,7 +274,7 @@ class Watcher:
                     and (now - self._collector.last_sample_time >= self.sample_interval)
                 ):
                     samples = [self._collector.sample_now()]
-                reports, leaks = self._feed(samples)
+                reports, leaks = self._reports.feed(self._detector, samples)
             self._after_feed(reports, leaks)
             self._capture.tick()
         except Exception as exc:  # noqa: BLE001 - the watcher must never hurt the service
@@ -304,30 +288,6 @@ class Watcher:
         if exc is not None:
             self._errors.log(exc, collector.last_error, count=collector.errors)
 
-    def _feed(self, samples: list[Sample]) -> tuple[list[GCStats | LeakReport], list[LeakEvent]]:
-        """Feed samples in time order; the caller holds ``_state``.
-
-        Returns the events kept (for the listeners) and the leak events (for
-        auto-capture), both handed to :meth:`_after_feed` once the lock is released.
-
-        A sample older than the last one fed (a collection in another thread
-        queued it while a forced sample was being fed) is dropped: the
-        detector needs time to move forward, and one sample less costs nothing.
-        """
-        reports: list[GCStats | LeakReport] = []
-        leaks: list[LeakEvent] = []
-        for sample in samples:
-            if sample.time < self._last_fed:
-                continue
-            self._last_fed = sample.time
-            for event in self._detector.feed(sample):
-                if isinstance(event, StatsEvent):
-                    reports.append(self._record_stats(event))
-                elif isinstance(event, LeakEvent):
-                    reports.append(self._record_leak(event))
-                    leaks.append(event)
-        return reports, leaks
-
     def _after_feed(self, reports: list[GCStats | LeakReport], leaks: list[LeakEvent]) -> None:
         """Tell the listeners, then auto-capture; outside the state lock, never raising.
 
@@ -339,43 +299,6 @@ class Watcher:
         if self.auto_capture and leaks:
             self._capture.trigger("leak", seconds=self.capture_seconds)
 
-    def _record_stats(self, event: StatsEvent) -> GCStats:
-        stats = GCStats(
-            timestamp=self._wall(event.time),
-            num_full_gc=event.num_full_gc,
-            num_inc_gc=event.num_inc_gc,
-            heap_compactions=event.heap_compactions,
-            estimated_base=event.estimated_base,
-            current_base=event.current_base,
-            min=event.min,
-            max=event.max,
-            usage_trend=event.usage_trend,
-        )
-        with self._state:
-            self._last_gc = stats
-            self._last_event = "stats"
-        return stats
-
-    def _record_leak(self, event: LeakEvent) -> LeakReport:
-        report = LeakReport(
-            timestamp=self._wall(event.time),
-            start=self._wall(event.start),
-            end=self._wall(event.end),
-            growth=event.growth,
-            reason=event.reason,
-        )
-        with self._state:
-            self._last_leak = report
-            self._last_event = "leak"
-        logger.warning("memwatch: leak detected in pid %d: %s", os.getpid(), event.reason)
-        return report
-
-    def _record_diff(self, report: HeapDiffReport) -> StateSnapshot:
-        with self._state:
-            self._last_diff = report
-            self._last_event = "diff"
-            return StateSnapshot(self._last_event, self._last_gc, self._last_leak)
-
     # -- what the API serves ---------------------------------------------------
 
     def status(self) -> Status:
@@ -385,9 +308,7 @@ class Watcher:
         and the exception's type; their messages are in the ``memwatch`` log only.
         """
         collector = self._collector
-        with self._state:
-            last_event, last_gc = self._last_event, self._last_gc
-            last_leak, last_diff = self._last_leak, self._last_diff
+        last_event, last_gc, last_leak, last_diff = self._reports.snapshot()
         errors = self._errors.count + collector.errors
         last_error = collector.last_error or self._errors.last
         return Status(
@@ -422,11 +343,11 @@ class Watcher:
         """
         with self._profiler.single_flight.claim():
             collected = collect_fully()
-            with self._state:
+            with self._reports.lock:
                 # Samples the collection itself queued come first, so time only moves forward.
                 samples = [*self._collector.drain(), self._collector.sample_now(full=True)]
-                reports, leaks = self._feed(samples)
-                result = GCResult(last_gc=self._last_gc, collected=collected)
+                reports, leaks = self._reports.feed(self._detector, samples)
+                result = GCResult(last_gc=self._reports.last_gc, collected=collected)
         # Outside the claim: a leak it reveals may start a capture, which takes a census.
         self._after_feed(reports, leaks)
         return result
