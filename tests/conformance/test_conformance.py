@@ -154,7 +154,7 @@ def test_second_profile_is_409(server):
 
 def test_busy_census_is_429(server, watcher):
     """While a census runs, another census request is a 429 problem with Retry-After."""
-    census_lock: threading.Lock = watcher._profiler._census_lock
+    census_lock: threading.Lock = watcher._profiler.single_flight._lock
     assert census_lock.acquire(timeout=5)
     try:
         response = server.client.post("/ah/memoryProfile", headers=AUTH_HEADERS)

@@ -32,8 +32,8 @@ def test_resets_run_once_each_in_registration_order():
     """Each live owner's reset runs exactly once in the child, in the order registered."""
     log: list[str] = []
     first, second = Owner(log, "first"), Owner(log, "second")
-    forks.register(first, Owner.reset)
-    forks.register(second, Owner.reset)
+    forks.reset_after_fork(first, Owner.reset)
+    forks.reset_after_fork(second, Owner.reset)
     report = run_in_fork(lambda: {"log": [name for name in log if name in {"first", "second"}]})
     assert report["log"] == ["first", "second"]
     assert log == []  # the parent is never reset
@@ -43,7 +43,7 @@ def test_a_dead_owner_is_not_reset_and_not_kept():
     """An owner that is gone has no reset left to run: registering keeps nothing alive."""
     log: list[str] = []
     owner = Owner(log, "gone")
-    forks.register(owner, Owner.reset)
+    forks.reset_after_fork(owner, Owner.reset)
     before = forks.registered()
     del owner
     gc.collect()
@@ -60,8 +60,8 @@ def test_a_failing_reset_leaves_the_others_done():
             raise RuntimeError("cannot reset")
 
     broken, after = Broken(), Owner(log, "after")
-    forks.register(broken, Broken.reset)
-    forks.register(after, Owner.reset)
+    forks.reset_after_fork(broken, Broken.reset)
+    forks.reset_after_fork(after, Owner.reset)
     assert run_in_fork(lambda: {"log": log})["log"] == ["after"]
 
 

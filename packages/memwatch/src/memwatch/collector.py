@@ -3,7 +3,7 @@
 The callback runs synchronously inside every collection, in whichever thread
 triggered it, so it does as little as it can: it counts the collection, and
 after a full collection (or once per ``sample_interval`` after younger ones) it
-reads the probe and appends a :class:`~memwatch.detector.Sample` to a bounded
+reads the probe and appends a :class:`~memwatch.samples.Sample` to a bounded
 queue. It takes no lock, logs nothing, and never raises: an error is counted
 and described for the status (:func:`~memwatch.errors.describe_error`: its
 type, never its message); the exception itself is kept for the watcher's
@@ -29,9 +29,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from memwatch import forks
-from memwatch.detector import Sample
 from memwatch.errors import describe_error
+from memwatch.forks import reset_after_fork
+from memwatch.samples import Sample
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -92,7 +92,7 @@ class Collector:
         # One bound method, kept, so uninstall removes exactly what install added.
         self._callback = self._on_gc
         self._zero()
-        forks.register(self, Collector._after_fork_in_child)
+        reset_after_fork(self, Collector._after_fork_in_child)
 
     def _zero(self) -> None:
         self._collections = 0

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["register", "registered"]
+__all__ = ["registered", "reset_after_fork"]
 
 logger = logging.getLogger("memwatch")
 
@@ -38,7 +38,7 @@ _resets: dict[int, tuple[weakref.ref[Any], Callable[[Any], object]]] = {}
 _hook_installed = False
 
 
-def register(owner: T, reset: Callable[[T], object]) -> None:
+def reset_after_fork(owner: T, reset: Callable[[T], object]) -> None:
     """Call ``reset(owner)`` in every forked child while ``owner`` is alive.
 
     Args:

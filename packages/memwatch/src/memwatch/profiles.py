@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from memwatch import forks
 from memwatch.census import Census, take_census
 from memwatch.diff import diff_censuses
 from memwatch.errors import (
@@ -26,6 +25,7 @@ from memwatch.errors import (
     ProfileNotFoundError,
     describe_error,
 )
+from memwatch.forks import reset_after_fork
 from memwatch.models import (
     EventKind,
     GCStats,
@@ -136,7 +136,7 @@ class Profiler:
         self._on_error = on_error
         self._state_lock = threading.Lock()
         self._baselines: dict[str, Census] = {}
-        forks.register(self, Profiler.reset)
+        reset_after_fork(self, Profiler.reset)
 
     def _census(self) -> Census:
         """Take a census; the caller holds ``single_flight``."""

@@ -16,14 +16,15 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from memwatch.detector import LeakEvent, StatsEvent
+from memwatch.detector import LeakFinding, StatsFinding
 from memwatch.models import EventKind, GCStats, HeapDiffReport, LeakReport
 from memwatch.profiles import StateSnapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from memwatch.detector import Detector, Sample
+    from memwatch.detector import Detector
+    from memwatch.samples import Sample
 
 __all__ = ["LatestReports"]
 
@@ -64,7 +65,7 @@ class LatestReports:
 
     def feed(
         self, detector: Detector, samples: list[Sample]
-    ) -> tuple[list[GCStats | LeakReport], list[LeakEvent]]:
+    ) -> tuple[list[GCStats | LeakReport], list[LeakFinding]]:
         """Feed ``samples`` to ``detector`` in time order and keep what it reports.
 
         A sample older than the last one fed (a collection in another thread
@@ -75,21 +76,21 @@ class LatestReports:
             The reports made (for the listeners) and the leak findings (for auto-capture).
         """
         reports: list[GCStats | LeakReport] = []
-        leaks: list[LeakEvent] = []
+        leaks: list[LeakFinding] = []
         with self.lock:
             for sample in samples:
                 if sample.time < self._last_fed:
                     continue
                 self._last_fed = sample.time
                 for finding in detector.feed(sample):
-                    if isinstance(finding, StatsEvent):
+                    if isinstance(finding, StatsFinding):
                         reports.append(self._stats(finding))
-                    elif isinstance(finding, LeakEvent):
+                    elif isinstance(finding, LeakFinding):
                         reports.append(self._leak(finding))
                         leaks.append(finding)
         return reports, leaks
 
-    def _stats(self, finding: StatsEvent) -> GCStats:
+    def _stats(self, finding: StatsFinding) -> GCStats:
         self.last_gc = GCStats(
             timestamp=self._wall(finding.time),
             num_full_gc=finding.num_full_gc,
@@ -104,7 +105,7 @@ class LatestReports:
         self.last_event = "stats"
         return self.last_gc
 
-    def _leak(self, finding: LeakEvent) -> LeakReport:
+    def _leak(self, finding: LeakFinding) -> LeakReport:
         self.last_leak = LeakReport(
             timestamp=self._wall(finding.time),
             start=self._wall(finding.start),

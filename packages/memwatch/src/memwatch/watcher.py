@@ -21,12 +21,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from memwatch import forks
 from memwatch.capture import AutoCapture
 from memwatch.collector import Collector
 from memwatch.config import watcher_options
-from memwatch.detector import Detector, LeakEvent, make_detector
+from memwatch.detector import Detector, LeakFinding, make_detector
 from memwatch.errors import ErrorLog, MemwatchError
+from memwatch.forks import reset_after_fork
 from memwatch.listeners import Listeners
 from memwatch.models import (
     GCResult,
@@ -133,7 +133,7 @@ class Watcher:
         self._thread: threading.Thread | None = None
         self._listeners = Listeners()
         self._allocated_blocks = AllocatedBlocks()
-        forks.register(self, Watcher._after_fork_in_child)
+        reset_after_fork(self, Watcher._after_fork_in_child)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Watcher:
@@ -288,7 +288,7 @@ class Watcher:
         if exc is not None:
             self._errors.log(exc, collector.last_error, count=collector.errors)
 
-    def _after_feed(self, reports: list[GCStats | LeakReport], leaks: list[LeakEvent]) -> None:
+    def _after_feed(self, reports: list[GCStats | LeakReport], leaks: list[LeakFinding]) -> None:
         """Tell the listeners, then auto-capture; outside the state lock, never raising.
 
         Several leak events in one batch are one growth: they fire one trigger.
@@ -421,7 +421,7 @@ class _ProcessDefault:
 
 
 _default = _ProcessDefault()
-forks.register(_default, _ProcessDefault.after_fork_in_child)
+reset_after_fork(_default, _ProcessDefault.after_fork_in_child)
 
 
 def default_watcher() -> Watcher:
