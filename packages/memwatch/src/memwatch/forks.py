@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -29,8 +29,6 @@ __all__ = ["registered", "reset_after_fork"]
 
 logger = logging.getLogger("memwatch")
 
-T = TypeVar("T")
-
 _lock = threading.Lock()
 _order = itertools.count()
 # Insertion-ordered: registration order is reset order.
@@ -38,7 +36,7 @@ _resets: dict[int, tuple[weakref.ref[Any], Callable[[Any], object]]] = {}
 _hook_installed = False
 
 
-def reset_after_fork(owner: T, reset: Callable[[T], object]) -> None:
+def reset_after_fork(owner: object, reset: Callable[[Any], object]) -> None:
     """Call ``reset(owner)`` in every forked child while ``owner`` is alive.
 
     Args:

@@ -72,7 +72,7 @@ class SingleFlight:
 
     @property
     def retry_after(self) -> float:
-        """Seconds to wait: twice the last pass's time, a second at least."""
+        """The seconds to wait before trying again (twice the last pass's time, at least 1)."""
         return max(1.0, round(self._last_seconds * 2, 1))
 
     @contextlib.contextmanager
@@ -110,7 +110,8 @@ class Profiler:
         single_flight: The gate censuses share with other heavy passes (the
             watcher's forced collections); a new one by default.
         on_error: Describes (and may count and log) a census that failed a
-            profile; returns the profile's ``error``. :func:`describe_error` by default.
+            profile; returns the profile's ``error``.
+            :func:`~memwatch.errors.describe_error` by default.
     """
 
     def __init__(
