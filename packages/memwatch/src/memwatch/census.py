@@ -19,29 +19,31 @@ is freed. An id present in two censuses may therefore name two different
 objects: of the same type, it counts as neither allocated nor freed; of
 different types, it counts under each type separately, since identities are
 compared type by type. Node's memwatch has the same blind spot.
+
+A census never raises for anything the heap holds. How a type is named and
+sized without running its own code is :mod:`memwatch.layout`'s job; the
+allocation sites are :mod:`memwatch.sites`'.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import fnmatch
-import functools
 import gc
-import sys
 import time
 import tracemalloc
-from array import array
 from collections import defaultdict, deque
 from itertools import compress
 from operator import not_
-from pathlib import Path
-from types import MappingProxyType, MethodDescriptorType
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import attrs
 
+from memwatch import layout, sites
+
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 __all__ = ["Census", "TypeTally", "bookkeeping", "take_census", "type_name"]
 
@@ -49,18 +51,8 @@ _T = TypeVar("_T", bound=type)
 
 # Objects are grouped a chunk at a time; the time budget is checked between chunks.
 _CHUNK = 4096
-_ID_BYTES = 8
-
-# Read through ``type`` itself so that a metaclass cannot intercept them.
-_QUALNAME = type.__dict__["__qualname__"]
-_MODULE = type.__dict__["__module__"]
-_MRO = type.__dict__["__mro__"]
-_TYPE_DICT = type.__dict__["__dict__"]
-_ITEMSIZE = type.__dict__["__itemsize__"]
-_OBJECT_SIZEOF = object.__dict__["__sizeof__"]
 
 _BOOKKEEPING: set[type] = set()
-_OWN_FILES = str(Path(__file__).resolve().parent / "*")
 
 
 def bookkeeping(cls: _T) -> _T:
@@ -82,8 +74,10 @@ def bookkeeping(cls: _T) -> _T:
 def type_name(tp: type) -> str:
     """The name a census gives a type: ``module.QualName``, builtins bare.
 
-    Never raises: a type whose ``__module__`` is missing or not a string is
-    named by its qualified name alone.
+    Never raises, and runs none of the type's own code: both names are read past
+    any metaclass and copied to plain ``str``, so a str subclass's ``__hash__``
+    or ``__eq__`` is never called. A type whose ``__module__`` is missing or not
+    a string is named by its qualified name alone.
 
     Args:
         tp: Any type.
@@ -92,12 +86,9 @@ def type_name(tp: type) -> str:
         For example ``"dict"``, ``"collections.OrderedDict"`` or
         ``"myapp.models.User.Cache"``.
     """
-    qualname: str = _QUALNAME.__get__(tp, type)
-    try:
-        module = _MODULE.__get__(tp, type)
-    except Exception:  # noqa: BLE001 - a heap type may have deleted its __module__
-        return qualname
-    if not isinstance(module, str) or module == "builtins":
+    qualname = layout.read_qualname(tp)
+    module = layout.read_module(tp)
+    if module is None or module == "builtins":
         return qualname
     return f"{module}.{qualname}"
 
@@ -145,9 +136,9 @@ class Census:
     _sizes: dict[str, int] = attrs.field(repr=False, alias="sizes")
     _starts: dict[str, int] = attrs.field(repr=False, alias="starts")
     _ids: bytes = attrs.field(repr=False, alias="ids")
-    # Per allocation site ("file:line"): live bytes and blocks; None when not traced.
-    _site_sizes: dict[str, int] | None = attrs.field(repr=False, alias="site_sizes")
-    _site_counts: dict[str, int] | None = attrs.field(repr=False, alias="site_counts")
+    # Per allocation site: live bytes and blocks; None when not traced.
+    _site_sizes: sites.SiteTable | None = attrs.field(repr=False, alias="site_sizes")
+    _site_counts: sites.SiteTable | None = attrs.field(repr=False, alias="site_counts")
 
     @property
     def types(self) -> Mapping[str, TypeTally]:
@@ -169,11 +160,7 @@ class Census:
         """
         if self._site_sizes is None or self._site_counts is None:
             return None
-        sites = {}
-        for key, size in self._site_sizes.items():
-            file, _, line = key.rpartition(":")
-            sites[file, int(line)] = (size, self._site_counts[key])
-        return MappingProxyType(sites)
+        return MappingProxyType(sites.split_sites(self._site_sizes, self._site_counts))
 
 
 def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -> Census:
@@ -189,7 +176,10 @@ def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -
 
     Never call it inside a :data:`gc.callbacks` callback: the lists it builds
     would keep that collection's garbage alive. It never raises for an odd
-    object: a type whose ``__sizeof__`` fails is counted at its basic size.
+    object: a class that cannot be hashed is grouped by identity, a type whose
+    name cannot be read is counted as ``"<unnamed type>"``, and an object that
+    cannot be sized (its ``__sizeof__`` fails, or :func:`sys.getsizeof` was
+    patched to answer nonsense) is counted at its basic size.
 
     Args:
         time_budget: Seconds the census may take. When they run out, the census
@@ -211,7 +201,7 @@ def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -
     deadline = None if time_budget is None else started + time_budget
     taken_at = dt.datetime.now(dt.timezone.utc)
     frozen = gc.get_freeze_count()
-    _list_items_offset()  # its first call imports ctypes: before the heap is listed
+    layout.list_items_offset()  # its first call imports ctypes: before the heap is listed
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -227,7 +217,7 @@ def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -
         if _expired(deadline):
             partial = True
         else:
-            site_sizes, site_counts = _trace_sites()
+            site_sizes, site_counts = sites.trace_sites()
     counts: dict[str, int] = {}
     sizes: dict[str, int] = {}
     starts: dict[str, int] = {}
@@ -259,13 +249,18 @@ def _expired(deadline: float | None) -> bool:
     return deadline is not None and time.perf_counter() > deadline
 
 
-def _group_by_type(deadline: float | None) -> tuple[dict[type, list[object]], bool]:
+def _group_by_type(deadline: float | None) -> tuple[dict[object, list[object]], bool]:
     """Every tracked object, grouped by exact type, oldest generation first.
 
     Oldest first keeps each type's ids in a stable order from one census to the
     next (the oldest generation changes least), which lets a diff skip the long
     common prefix of two censuses. The caller has paused automatic collection,
     so no object moves between generations while the three are listed.
+
+    Groups are keyed by the type itself, the fastest key. A class that cannot
+    be a key (its metaclass defines ``__eq__`` without ``__hash__``, or its hash
+    or ``==`` raises) stops that, and the heap is grouped again by the types'
+    ids, at about twice the cost; either way a group holds one exact type.
     """
     old = gc.get_objects(generation=2)
     middle = gc.get_objects(generation=1)
@@ -273,37 +268,50 @@ def _group_by_type(deadline: float | None) -> tuple[dict[type, list[object]], bo
     # The first two lists were born in the youngest generation: drop them from it.
     own = {id(old), id(middle), id(young)}
     young = list(compress(young, map(not_, map(own.__contains__, map(id, young)))))
-    groups: defaultdict[type, list[object]] = defaultdict(list)
+    generations = (old, middle, young)
+    # Outside the handler, so that the failed attempt's groups are freed before the retry.
+    with contextlib.suppress(Exception):
+        return _group(generations, deadline, by_identity=False)
+    return _group(generations, deadline, by_identity=True)
+
+
+def _group(
+    generations: Iterable[list[object]], deadline: float | None, *, by_identity: bool
+) -> tuple[dict[object, list[object]], bool]:
+    """Group the objects by their type (or its id), minus the bookkeeping types."""
+    groups: defaultdict[object, list[object]] = defaultdict(list)
     group_of = groups.__getitem__
     append = list.append
-    for objects in (old, middle, young):
+    partial = False
+    for objects in generations:
         for position in range(0, len(objects), _CHUNK):
             # Checked before each chunk but the first: a census always makes some progress.
             if groups and _expired(deadline):
-                return _without_bookkeeping(groups), True
+                partial = True
+                break
             chunk = objects[position : position + _CHUNK]
             # C-level bulk work: no Python bytecode runs per object.
-            deque(map(append, map(group_of, map(type, chunk)), chunk), 0)
-    return _without_bookkeeping(groups), False
-
-
-def _without_bookkeeping(groups: dict[type, list[object]]) -> dict[type, list[object]]:
+            keys = map(id, map(type, chunk)) if by_identity else map(type, chunk)
+            deque(map(append, map(group_of, keys), chunk), 0)
+        if partial:
+            break
     for tp in _BOOKKEEPING:
-        groups.pop(tp, None)
-    return groups
+        groups.pop(id(tp) if by_identity else tp, None)
+    return groups, partial
 
 
 def _tally(
-    groups: dict[type, list[object]], deadline: float | None
+    groups: dict[object, list[object]], deadline: float | None
 ) -> tuple[dict[str, tuple[int, int, list[bytes]]], bool]:
     """Count, shallow bytes and ids per type name (types sharing a name are merged)."""
     tallies: dict[str, tuple[int, int, list[bytes]]] = {}
-    for tp, objects in groups.items():
+    for objects in groups.values():
         if tallies and _expired(deadline):
             return tallies, True
+        tp = type(objects[0])  # a group holds objects of one exact type, at least one
         name = type_name(tp)
-        size = _shallow_bytes(tp, objects)
-        ids = _ids_bytes(objects)
+        size = layout.shallow_bytes(tp, objects)
+        ids = layout.ids_bytes(objects)
         if name in tallies:
             count0, size0, pieces = tallies[name]
             pieces.append(ids)
@@ -311,150 +319,3 @@ def _tally(
         else:
             tallies[name] = (len(objects), size, [ids])
     return tallies, False
-
-
-def _find_sizeof(tp: type) -> object:
-    """``tp.__sizeof__`` as ``sys.getsizeof`` finds it (the MRO, not the metaclass)."""
-    for base in _MRO.__get__(tp, type):
-        impl = _TYPE_DICT.__get__(base, type).get("__sizeof__")
-        if impl is not None:
-            return impl
-    return None  # pragma: no cover - every MRO ends with object, which has one
-
-
-def _shallow_bytes(tp: type, objects: list[object]) -> int:
-    """What ``sum(map(sys.getsizeof, objects))`` gives, several times faster.
-
-    ``sys.getsizeof`` looks ``__sizeof__`` up on every call and adds a header
-    (the gc header, and on 3.12+ the pre-header) that is fixed per type. For a
-    type whose ``__sizeof__`` is implemented in C, calling that implementation
-    directly and adding the header once per object gives the same figure; when
-    it is ``object.__sizeof__`` on a fixed-size type every object has the same
-    size. Anything else (a ``__sizeof__`` written in Python, or one that fails)
-    goes through ``sys.getsizeof`` object by object, with a fallback.
-    """
-    impl = _find_sizeof(tp)
-    if type(impl) is MethodDescriptorType:
-        try:
-            first = objects[0]
-            full = sys.getsizeof(first)
-            if impl is _OBJECT_SIZEOF and _ITEMSIZE.__get__(tp, type) == 0:
-                return full * len(objects)
-            header = full - int(impl(first))
-            return int(sum(map(impl, objects))) + header * len(objects)
-        except Exception:  # noqa: BLE001, S110 - measured object by object below
-            pass
-    return sum(map(_guarded_getsizeof, objects))
-
-
-def _guarded_getsizeof(obj: object) -> int:
-    try:
-        return sys.getsizeof(obj)
-    except Exception:  # noqa: BLE001 - a broken __sizeof__ must not break the census
-        return int(_OBJECT_SIZEOF(obj))
-
-
-def _ids_bytes(objects: list[object]) -> bytes:
-    """The ``id()`` of every object in ``objects``, packed as native ``"Q"`` items."""
-    offset = _list_items_offset()
-    if offset is None or not objects:
-        return _ids_by_id(objects)
-    return _ids_by_memory(objects, offset)
-
-
-def _ids_by_id(objects: list[object]) -> bytes:
-    return array("Q", map(id, objects)).tobytes()
-
-
-def _ids_by_memory(objects: list[object], offset: int) -> bytes:
-    """Copy a list's item pointers, which on CPython are the items' ``id()`` values.
-
-    One memcpy instead of one int object per item; only used once
-    :func:`_list_items_offset` has verified the list layout on this interpreter.
-    """
-    import ctypes  # noqa: PLC0415 - only on interpreters that passed the layout check
-
-    items = ctypes.c_void_p.from_address(id(objects) + offset).value
-    return ctypes.string_at(items, _ID_BYTES * len(objects)) if items else b""
-
-
-@functools.cache
-def _list_items_offset() -> int | None:
-    """Where a list keeps its item pointer, if this interpreter is laid out as expected.
-
-    CPython's list is ``{refcnt, type, size, items, allocated}``. Debug,
-    free-threaded or other builds differ; there the check fails and ids are
-    taken with ``id()`` instead.
-    """
-    if sys.implementation.name != "cpython":  # pragma: no cover - CPython only here
-        return None
-    try:
-        import ctypes  # noqa: PLC0415 - optional: some embedded builds lack it
-    except ImportError:  # pragma: no cover
-        return None
-    if ctypes.sizeof(ctypes.c_void_p) != _ID_BYTES:  # pragma: no cover - 64-bit only here
-        return None
-    probe: list[object] = [_T, _BOOKKEEPING, _CHUNK]
-    # Five words lie within any list object on any build; read nothing beyond them.
-    # (No ctypes array type: it would be a new class, freed later and seen by a census.)
-    words = tuple(ctypes.c_size_t.from_address(id(probe) + i * _ID_BYTES).value for i in range(5))
-    if not _is_list_header(words, probe):
-        return None  # pragma: no cover - a non-default build
-    offset = 3 * _ID_BYTES
-    if _ids_by_memory(probe, offset) != _ids_by_id(probe):  # pragma: no cover
-        return None
-    return offset
-
-
-def _is_list_header(words: tuple[int, ...], probe: list[object]) -> bool:
-    """Whether ``words`` read at ``id(probe)`` look like a default-build list header."""
-    return (
-        len(words) == 5
-        and words[1] == id(list)
-        and words[2] == len(probe)
-        and words[3] != 0
-        and words[4] >= len(probe)
-    )
-
-
-@functools.cache
-def _census_copy_lines() -> frozenset[tuple[str, int]]:
-    """The lines of ``ctypes.string_at``, where a census's id copies are allocated.
-
-    With tracemalloc's default single frame those bytes are attributed to
-    ``ctypes/__init__.py`` and would show up as an allocation site of their own.
-    """
-    if _list_items_offset() is None:
-        return frozenset()
-    import ctypes  # noqa: PLC0415 - imported already by _list_items_offset
-
-    code = getattr(ctypes.string_at, "__code__", None)
-    if code is None:  # pragma: no cover - a string_at written in C
-        return frozenset()
-    return frozenset((code.co_filename, line) for _, _, line in code.co_lines() if line)
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_own_file(filename: str) -> bool:
-    return filename == tracemalloc.__file__ or fnmatch.fnmatch(filename, _OWN_FILES)
-
-
-def _trace_sites() -> tuple[dict[str, int], dict[str, int]]:
-    """Live traced bytes and blocks per ``file:line``, minus tracemalloc's and memwatch's own.
-
-    Sites are grouped first and filtered after: ``Snapshot.filter_traces`` runs
-    pattern matching in Python for every trace, seconds on a large heap, while
-    there are only a few thousand sites.
-    """
-    copies = _census_copy_lines()
-    snapshot = tracemalloc.take_snapshot()
-    sizes: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    for stat in snapshot.statistics("lineno"):
-        frame = stat.traceback[0]
-        if _is_own_file(frame.filename) or (frame.filename, frame.lineno) in copies:
-            continue
-        key = f"{frame.filename}:{frame.lineno}"
-        sizes[key] = stat.size
-        counts[key] = stat.count
-    return sizes, counts

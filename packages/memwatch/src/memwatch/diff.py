@@ -15,15 +15,16 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from memwatch.census import Census, bookkeeping, take_census, type_name
-from memwatch.models import AllocationSite, DiffDetail, HeapChange, HeapDiffReport, HeapSummary
+from memwatch import sites
+from memwatch.census import Census, bookkeeping, take_census
+from memwatch.models import DiffDetail, HeapChange, HeapDiffReport, HeapSummary
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from typing_extensions import Self
 
-__all__ = ["HeapDiff", "diff_censuses", "type_name"]
+__all__ = ["HeapDiff", "diff_censuses"]
 
 
 def diff_censuses(
@@ -71,7 +72,7 @@ def diff_censuses(
         allocated_nodes=allocated_nodes,
         details=tuple(details[:max_details]),
         details_capped=len(details) > max_details,
-        allocation_sites=_site_changes(before, after, max_sites),
+        allocation_sites=sites.site_changes(before.sites, after.sites, max_sites),
     )
     return HeapDiffReport(
         timestamp=after.taken_at,
@@ -173,32 +174,6 @@ def _common_prefix(first: memoryview, second: memoryview) -> int:
         else:
             high = middle
     return low
-
-
-def _site_changes(before: Census, after: Census, limit: int) -> tuple[AllocationSite, ...]:
-    """The lines whose live traced memory changed most, as ``compare_to(..., "lineno")``.
-
-    A census keeps per-line totals rather than the whole tracemalloc snapshot
-    (which holds every live trace), so the comparison is made here.
-    """
-    old, new = before.sites, after.sites
-    if old is None or new is None:
-        return ()
-    changes: list[AllocationSite] = []
-    for file, line in {**old, **new}:
-        size_was, count_was = old.get((file, line), (0, 0))
-        size_now, count_now = new.get((file, line), (0, 0))
-        if size_now != size_was or count_now != count_was:
-            changes.append(
-                AllocationSite(
-                    file=file,
-                    line=line,
-                    size_bytes=size_now - size_was,
-                    count=count_now - count_was,
-                )
-            )
-    changes.sort(key=lambda site: (-abs(site.size_bytes), -abs(site.count), site.file, site.line))
-    return tuple(changes[:limit])
 
 
 @bookkeeping
