@@ -241,3 +241,54 @@ def test_registry_holds_every_schema() -> None:
     for name in SCHEMA_NAMES:
         schema = load_schema(name)
         assert registry().contents(schema["$id"]) == schema
+
+
+# Text with lone surrogates among ordinary characters (st.characters() never draws them).
+any_text = st.text(st.characters() | st.integers(0xD800, 0xDFFF).map(chr))
+
+
+@given(text=any_text)
+def test_encodable_escapes_only_what_utf8_cannot_encode(text: str) -> None:
+    """encodable() returns text UTF-8 accepts, and encodable text unchanged."""
+    result = models.encodable(text)
+    result.encode("utf-8")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        assert result == text.encode("utf-8", "backslashreplace").decode("utf-8")
+    else:
+        assert result == text
+
+
+def test_encodable_writes_a_lone_surrogate_as_its_escape() -> None:
+    """A lone surrogate becomes backslash, u and four hex digits; the rest is kept."""
+    assert models.encodable("mod\udcfe.Bad\udcff é") == "mod\\udcfe.Bad\\udcff é"
+
+
+def test_every_str_field_of_every_model_is_made_encodable() -> None:
+    """Each model's str fields escape a lone surrogate when the model is built."""
+    for cls in MODELS:
+        for field in attrs.fields(cls):
+            if field.type in ("str", str):
+                assert field.converter is models.encodable, (cls.__name__, field.name)
+
+
+@given(what=any_text, file=any_text, error=any_text)
+def test_models_holding_unencodable_text_serialize(what: str, file: str, error: str) -> None:
+    """A diff and a profile built from names UTF-8 cannot encode still dump to valid JSON."""
+    change = models.HeapChange(
+        details=(models.DiffDetail(what=what, size_bytes=1, allocated=1, freed=0),),
+        allocation_sites=(models.AllocationSite(file=file, line=1, size_bytes=1, count=1),),
+    )
+    profile = models.Profile(
+        id="p1",
+        state="failed",
+        trigger="manual",
+        started=None,
+        last_diff=models.HeapDiffReport(change=change),
+        error=error,
+    )
+    body = json.loads(dumps(profile))
+    assert body["lastDiff"]["change"]["details"][0]["what"] == models.encodable(what)
+    assert body["lastDiff"]["change"]["allocation_sites"][0]["file"] == models.encodable(file)
+    assert_valid("profile", dumps(profile))

@@ -1,18 +1,31 @@
-"""Value objects for every body of memwatch's HTTP contract.
+r"""Value objects for every body of memwatch's HTTP contract.
 
-Python attribute names are snake_case; where the JSON key differs (the seed's
-``lastEvent``, the ``"+"``/``"-"`` of a diff detail) the field carries its
-JSON name in ``metadata["json"]`` and :mod:`memwatch.converter` applies it.
-Every class with a ``size_bytes`` field also gets a derived ``size`` string in
-JSON (``"1.78 mb"``); it is never stored.
+Python attribute names are snake_case; where the JSON key differs (the
+contract's ``lastEvent``, the ``"+"``/``"-"`` of a diff detail; see the HTTP
+reference, docs/http-api.md) the field carries its JSON name in
+``metadata["json"]`` and :mod:`memwatch.converter` applies it. Every class with
+a ``size_bytes`` field also gets a derived ``size`` string in JSON
+(``"1.78 mb"``); it is never stored.
+
+Every ``str`` field is made encodable as UTF-8 when a model is built, because
+the heap and the file system hand memwatch text that is not: a class whose
+``__qualname__`` holds a lone surrogate (``"Bad\udcff"``), a traced file under a
+directory whose name is not UTF-8 (Python decodes it with ``surrogateescape``),
+an exception message. Each code point UTF-8 cannot encode becomes its
+backslash escape, ``\udcff``, rather than U+FFFD: two names that differ only
+there stay two names, and the escape says which code point it was. Text that
+is already encodable is kept as it is, so a JSON round trip stays exact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "AllocationSite",
@@ -34,6 +47,7 @@ __all__ = [
     "ProfileTrigger",
     "Status",
     "WatcherInfo",
+    "encodable",
 ]
 
 EventKind = Literal["", "stats", "leak", "diff"]
@@ -46,7 +60,35 @@ def _json(name: str, **kwargs: Any) -> Any:
     return attrs.field(metadata={"json": name}, **kwargs)
 
 
-@attrs.frozen
+def encodable(text: str) -> str:
+    r"""``text`` with each code point UTF-8 cannot encode (a lone surrogate) backslash-escaped.
+
+    Encodable text comes back unchanged; a str subclass comes back as a plain
+    ``str`` when anything had to change.
+
+    Args:
+        text: Any string, e.g. ``"Bad\udcff"`` (a lone surrogate).
+
+    Returns:
+        A string that ``.encode("utf-8")`` accepts, e.g. ``"Bad\\udcff"``
+        (a backslash, then ``udcff``).
+    """
+    if str.isascii(text):
+        return text
+    return str.encode(text, "utf-8", "backslashreplace").decode("utf-8")
+
+
+def _encodable_strings(
+    _cls: type, fields: Sequence[attrs.Attribute[Any]]
+) -> list[attrs.Attribute[Any]]:
+    """Field transformer for attrs: each ``str`` field converts its value with :func:`encodable`."""
+    return [
+        field.evolve(converter=encodable) if field.type in ("str", str) else field
+        for field in fields
+    ]
+
+
+@attrs.frozen(field_transformer=_encodable_strings)
 class GCStats:
     """The ``stats`` event: collection counts and the heap's baseline (memwatch's ``lastGC``).
 
@@ -74,7 +116,7 @@ class GCStats:
     usage_trend: float = 0.0
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class LeakReport:
     """The ``leak`` event: the heap's baseline grew between ``start`` and ``end``.
 
@@ -94,7 +136,7 @@ class LeakReport:
     reason: str = ""
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class HeapSummary:
     """Totals of one heap census: object count and their shallow size."""
 
@@ -102,7 +144,7 @@ class HeapSummary:
     size_bytes: int = 0
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class DiffDetail:
     """One type's line in a heap diff.
 
@@ -119,7 +161,7 @@ class DiffDetail:
     freed: int = _json("-")
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class AllocationSite:
     """A source line whose tracemalloc-traced memory changed between two censuses.
 
@@ -136,7 +178,7 @@ class AllocationSite:
     count: int
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class HeapChange:
     """What changed between two censuses (the ``change`` of memwatch's HeapDiff).
 
@@ -158,7 +200,7 @@ class HeapChange:
     allocation_sites: tuple[AllocationSite, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class HeapDiffReport:
     """memwatch's HeapDiff body: two censuses and what changed between them.
 
@@ -181,7 +223,7 @@ class HeapDiffReport:
     elapsed_seconds: float = 0.0
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class ProcessInfo:
     """The process that answered: behind workers, each has its own heap.
 
@@ -206,7 +248,7 @@ class ProcessInfo:
     tracemalloc_tracing: bool
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class WatcherInfo:
     """How the watcher itself is doing.
 
@@ -238,9 +280,9 @@ class WatcherInfo:
     gc_callbacks: int = 0
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class Status:
-    """``GET /ah/memoryProfile/status``: the seed's four keys plus who answered."""
+    """``GET /ah/memoryProfile/status``: the contract's four keys plus who answered."""
 
     last_event: EventKind = _json("lastEvent", default="")
     last_gc: GCStats = _json("lastGC", factory=GCStats)
@@ -250,7 +292,7 @@ class Status:
     watcher: WatcherInfo = attrs.Factory(WatcherInfo)
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class Profile:
     """One captured diff with the status as it stood when the profile ended.
 
@@ -277,28 +319,28 @@ class Profile:
     error: str = ""
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class ProfileIdList:
     """``GET /ah/memory``: the ids of the stored profiles, oldest first."""
 
     memory_profiles: tuple[str, ...] = _json("memoryProfiles", default=())
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class ProfileList:
     """``GET /ah/memory?details=true``: the stored profiles in full, oldest first."""
 
     memory_profiles: tuple[Profile, ...] = _json("memoryProfiles", default=())
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class Message:
     """A short confirmation, e.g. ``{"message": "Deleted profile 3fa9c2"}``."""
 
     message: str
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class GCResult:
     """``POST /ah/memory/gc``: the stats after a forced full collection.
 
@@ -311,7 +353,7 @@ class GCResult:
     collected: int = 0
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_encodable_strings)
 class Problem:
     """An RFC 9457 problem detail (``application/problem+json``)."""
 
