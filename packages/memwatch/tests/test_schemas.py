@@ -1,15 +1,19 @@
-"""The shipped JSON Schemas: well-formed, self-contained, requiring the seed's keys."""
+"""The shipped JSON Schemas: generated from one source, self-contained, with the contract's keys."""
 
 from __future__ import annotations
 
+import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from contract import assert_valid, defs_validator, validator
-from memwatch.schemas import SCHEMA_NAMES, load_schema
+from memwatch.schemas import SCHEMA_NAMES, _source, generate, load_schema
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # The status body of DESIGN.md (the seed's keys), with "after" spelled out and the
 # keys memwatch adds beside them.
@@ -239,3 +243,35 @@ def test_problem_schema_accepts_a_problem_and_rejects_a_success_status() -> None
     assert_valid("problem", problem)
     assert not validator("problem").is_valid({**problem, "status": 200})
     assert not validator("problem").is_valid({k: v for k, v in problem.items() if k != "type"})
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_shipped_files_are_generated_from_the_one_source(name: str) -> None:
+    """Each shipped .json is byte for byte what its source generates (no file is edited by hand)."""
+    shipped = resources.files("memwatch.schemas").joinpath(f"{name}.json").read_text("utf-8")
+    assert shipped == generate.render_text(name), (
+        f"{name}.json differs from memwatch/schemas/_source.py: "
+        "edit the source and run python -m memwatch.schemas.generate"
+    )
+
+
+def test_the_source_describes_exactly_the_shipped_bodies() -> None:
+    """The generator's bodies are SCHEMA_NAMES, and every definition is used by some body."""
+    assert sorted(_source.BODIES) == list(SCHEMA_NAMES)
+    used = {ref for name in SCHEMA_NAMES for ref in generate.render(name).get("$defs", {})}
+    assert used == set(_source.DEFINITIONS)
+
+
+def test_generate_check_reports_a_hand_edited_file_and_writing_repairs_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--check exits 1 naming a stale file; a plain run rewrites it; --check then exits 0."""
+    assert generate.main(["--output", str(tmp_path)]) == 0
+    edited = tmp_path / "status.json"
+    edited.write_text(edited.read_text("utf-8").replace('"minimum": 0', '"minimum": 1', 1), "utf-8")
+    capsys.readouterr()
+    assert generate.main(["--check", "--output", str(tmp_path)]) == 1
+    assert "status.json: differs from its source" in capsys.readouterr().out
+    assert generate.main(["--output", str(tmp_path)]) == 0
+    assert generate.main(["--check", "--output", str(tmp_path)]) == 0
+    assert json.loads(edited.read_text("utf-8")) == load_schema("status")

@@ -8,9 +8,13 @@ validate against exactly what the server was built with::
 
     schema = load_schema("status")  # or "status.json"
 
-Every key of the seed's contract and every key memwatch's converter emits is
-``required``; extra keys are allowed, so a client written against these
-schemas keeps working when memwatch adds keys.
+Every key of the contract (the HTTP reference, docs/http-api.md) and every key
+memwatch's converter emits is ``required``; extra keys are allowed, so a client
+written against these schemas keeps working when memwatch adds keys.
+
+The ``.json`` files are generated from one source, ``memwatch/schemas/_source.py``
+(each shared definition written once), by ``python -m memwatch.schemas.generate``;
+edit the source, never a file.
 """
 
 from __future__ import annotations

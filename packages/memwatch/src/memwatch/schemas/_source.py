@@ -1,0 +1,228 @@
+"""The one source of the shipped JSON Schemas: each definition once, each body's top once.
+
+The ``.json`` files beside this module are generated from it by
+``python -m memwatch.schemas.generate``; a test fails when a shipped file
+differs from what this source generates, so edit this file, never a ``.json``.
+
+Every object schema requires each of its properties, in their order (the
+contract: every key memwatch emits is always there), and allows extra keys.
+A body carries, in its own ``$defs``, exactly the definitions it reaches
+through ``$ref``, in the order of :data:`DEFINITIONS`, so each file stays
+self-contained.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["BODIES", "DEFINITIONS", "ID_BASE"]
+
+ID_BASE = "https://memwatch.readthedocs.io/schemas/"
+
+_COUNT = {"type": "integer", "minimum": 0}
+_INTEGER = {"type": "integer"}
+_STRING = {"type": "string"}
+_BOOLEAN = {"type": "boolean"}
+_NUMBER = {"type": "number"}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _array_of(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def _object(title: str, description: str, /, **properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "title": title,
+        "description": description,
+        "required": list(properties),
+        "properties": properties,
+    }
+
+
+_PROFILE = _object(
+    "Profile",
+    "One captured diff with the status as it stood when the profile ended.",
+    id=_ref("ProfileId"),
+    state={"enum": ["running", "complete", "failed"]},
+    trigger={"enum": ["manual", "leak"]},
+    started=_ref("Timestamp"),
+    ended=_ref("Timestamp"),
+    lastEvent=_ref("EventKind"),
+    lastGC=_ref("GCStats"),
+    lastLeak=_ref("LeakReport"),
+    lastDiff=_ref("HeapDiffReport"),
+    pid=_COUNT,
+    error=_STRING,
+)
+
+DEFINITIONS: dict[str, dict[str, Any]] = {
+    "Timestamp": {
+        "title": "Timestamp",
+        "description": 'RFC 3339 UTC ending in Z, or "" where nothing happened yet.',
+        "anyOf": [{"const": ""}, {"type": "string", "format": "date-time", "pattern": "Z$"}],
+    },
+    "Size": {
+        "title": "Size",
+        "description": 'A byte count as memwatch prints it: "512 bytes", "243.39 kb", "-1.78 mb".',
+        "type": "string",
+        "pattern": r"^-?(0|[1-9][0-9]*)(\.[0-9]{1,2})? (bytes|kb|mb)$",
+    },
+    "EventKind": {
+        "title": "EventKind",
+        "description": 'The kind of the most recent event; "" before any.',
+        "enum": ["", "stats", "leak", "diff"],
+    },
+    "ProfileId": {
+        "title": "ProfileId",
+        "description": 'Short and URL-safe; never "status".',
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]{1,64}$",
+        "not": {"const": "status"},
+    },
+    "GCStats": _object(
+        "GCStats",
+        "The stats event (memwatch's lastGC): collection counts and the heap's baseline in bytes.",
+        timestamp=_ref("Timestamp"),
+        num_full_gc=_COUNT,
+        num_inc_gc=_COUNT,
+        heap_compactions=_COUNT,
+        estimated_base=_COUNT,
+        current_base=_COUNT,
+        min=_COUNT,
+        max=_COUNT,
+        usage_trend=_NUMBER,
+    ),
+    "LeakReport": _object(
+        "LeakReport",
+        "The leak event: the heap's baseline grew between start and end.",
+        timestamp=_ref("Timestamp"),
+        start=_ref("Timestamp"),
+        end=_ref("Timestamp"),
+        growth=_INTEGER,
+        reason=_STRING,
+    ),
+    "HeapSummary": _object(
+        "HeapSummary",
+        "Totals of one heap census.",
+        nodes=_COUNT,
+        size_bytes=_COUNT,
+        size=_ref("Size"),
+    ),
+    "DiffDetail": _object(
+        "DiffDetail",
+        "One type's line in a heap diff: objects allocated (+) and freed (-).",
+        what=_STRING,
+        size_bytes=_INTEGER,
+        size=_ref("Size"),
+        **{"+": _COUNT, "-": _COUNT},
+    ),
+    "AllocationSite": _object(
+        "AllocationSite",
+        "A source line whose tracemalloc-traced memory changed between two censuses.",
+        file=_STRING,
+        line=_COUNT,
+        size_bytes=_INTEGER,
+        size=_ref("Size"),
+        count=_INTEGER,
+    ),
+    "HeapChange": _object(
+        "HeapChange",
+        "What changed between two censuses.",
+        size_bytes=_INTEGER,
+        size=_ref("Size"),
+        freed_nodes=_COUNT,
+        allocated_nodes=_COUNT,
+        details=_array_of(_ref("DiffDetail")),
+        details_capped=_BOOLEAN,
+        allocation_sites=_array_of(_ref("AllocationSite")),
+    ),
+    "HeapDiffReport": _object(
+        "HeapDiffReport",
+        "memwatch's HeapDiff: two censuses and what changed between them.",
+        timestamp=_ref("Timestamp"),
+        before=_ref("HeapSummary"),
+        after=_ref("HeapSummary"),
+        change=_ref("HeapChange"),
+        partial=_BOOLEAN,
+        frozen_objects=_COUNT,
+        elapsed_seconds={"type": "number", "minimum": 0},
+    ),
+    "Profile": _PROFILE,
+    "ProcessInfo": _object(
+        "ProcessInfo",
+        "The process that answered.",
+        pid=_COUNT,
+        python_version=_STRING,
+        implementation=_STRING,
+        free_threaded=_BOOLEAN,
+        gc_enabled=_BOOLEAN,
+        gc_thresholds=_array_of(_INTEGER),
+        gc_freeze_count=_COUNT,
+        tracemalloc_tracing=_BOOLEAN,
+    ),
+    "WatcherInfo": _object(
+        "WatcherInfo",
+        "How the watcher itself is doing.",
+        running=_BOOLEAN,
+        mode=_STRING,
+        probe=_STRING,
+        sample_interval={"type": "number", "minimum": 0},
+        collections=_COUNT,
+        samples=_COUNT,
+        heap_bytes=_COUNT,
+        allocated_blocks=_COUNT,
+        errors=_COUNT,
+        last_error=_STRING,
+        gc_callbacks=_COUNT,
+    ),
+}
+"""Every shared definition, in the order a body's ``$defs`` lists them."""
+
+BODIES: dict[str, dict[str, Any]] = {
+    "gc_result": _object(
+        "GCResult",
+        "POST /ah/memory/gc: the stats after a forced full collection.",
+        lastGC=_ref("GCStats"),
+        collected=_COUNT,
+    ),
+    "message": _object(
+        "Message",
+        'A short confirmation, e.g. {"message": "Deleted profile 3fa9c2"}.',
+        message=_STRING,
+    ),
+    "problem": _object(
+        "Problem",
+        "An RFC 9457 problem detail (application/problem+json).",
+        title=_STRING,
+        status={"type": "integer", "minimum": 400, "maximum": 599},
+        detail=_STRING,
+        type={"type": "string", "minLength": 1},
+    ),
+    "profile": _PROFILE,
+    "profile_id_list": _object(
+        "ProfileIdList",
+        "GET /ah/memory: the ids of the stored profiles, oldest first.",
+        memoryProfiles=_array_of(_ref("ProfileId")),
+    ),
+    "profile_list": _object(
+        "ProfileList",
+        "GET /ah/memory?details=true: the stored profiles in full, oldest first.",
+        memoryProfiles=_array_of(_ref("Profile")),
+    ),
+    "status": _object(
+        "Status",
+        "GET /ah/memoryProfile/status: the contract's four keys plus who answered.",
+        lastEvent=_ref("EventKind"),
+        lastGC=_ref("GCStats"),
+        lastLeak=_ref("LeakReport"),
+        lastDiff=_ref("HeapDiffReport"),
+        process={"anyOf": [_ref("ProcessInfo"), {"type": "null"}]},
+        watcher=_ref("WatcherInfo"),
+    ),
+}
+"""The top of each response body's schema, by schema name (without ``$defs``)."""
