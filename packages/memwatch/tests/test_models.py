@@ -228,7 +228,7 @@ def test_schema_describes_every_emitted_key(cls: type[Any], data: st.DataObject)
 
 @given(obj=statuses)
 def test_schema_rejects_a_missing_seed_key(obj: models.Status) -> None:
-    """Dropping any of the seed's top-level keys from a status makes it invalid."""
+    """Dropping any of the contract's original top-level keys from a status makes it invalid."""
     instance = converter.unstructure(obj)
     for key in ("lastEvent", "lastGC", "lastLeak", "lastDiff"):
         broken = copy.deepcopy(instance)

@@ -15,7 +15,7 @@ from memwatch.schemas import SCHEMA_NAMES, _source, generate, load_schema
 if TYPE_CHECKING:
     from pathlib import Path
 
-# The status body of DESIGN.md (the seed's keys), with "after" spelled out and the
+# The status body of the HTTP contract (its original keys), with "after" spelled out and the
 # keys memwatch adds beside them.
 SEED_STATUS: dict[str, Any] = {
     "lastEvent": "stats",
@@ -147,21 +147,21 @@ def test_shared_definitions_do_not_drift() -> None:
 
 @pytest.mark.parametrize(("def_name", "keys"), SEED_KEYS.items())
 def test_seed_keys_are_required(def_name: str, keys: list[str]) -> None:
-    """Every key of the seed's status body is required at its level."""
+    """Every key of the contract's original status body is required at its level."""
     schema = load_schema("status")
     node = schema if def_name == "" else schema["$defs"][def_name]
     assert set(keys) <= set(node["required"])
 
 
 def test_design_example_is_valid_and_extra_keys_pass() -> None:
-    """DESIGN.md's status example validates, also with a key memwatch may add later."""
+    """The contract's status example validates, also with a key memwatch may add later."""
     assert_valid("status", SEED_STATUS)
     assert_valid("status", {**SEED_STATUS, "somethingNew": [1, 2]})
 
 
 @pytest.mark.parametrize("key", SEED_KEYS[""])
 def test_missing_seed_key_is_invalid(key: str) -> None:
-    """A status without one of the seed's keys is rejected."""
+    """A status without one of the contract's original keys is rejected."""
     broken = {k: v for k, v in SEED_STATUS.items() if k != key}
     assert not validator("status").is_valid(broken)
 

@@ -21,8 +21,8 @@ different types, it counts under each type separately, since identities are
 compared type by type. Node's memwatch has the same blind spot.
 
 A census never raises for anything the heap holds. How a type is named and
-sized without running its own code is :mod:`memwatch.layout`'s job; the
-allocation sites are :mod:`memwatch.sites`'.
+sized without running its own code is ``memwatch.layout``'s job; the
+allocation sites are ``memwatch.sites``'.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["configure_converter", "converter", "dumps", "loads", "make_converter"]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 _OptionalDatetime = dt.datetime | None
 
@@ -105,6 +105,6 @@ def dumps(obj: Any) -> bytes:
     return _ENCODER.encode(converter.unstructure(obj)).encode("utf-8")
 
 
-def loads(data: bytes | str, cls: type[T]) -> T:
+def loads(data: bytes | str, cls: type[_T]) -> _T:
     """Parse JSON produced by :func:`dumps` back into a ``cls`` instance."""
     return converter.structure(json.loads(data), cls)

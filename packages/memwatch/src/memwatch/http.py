@@ -196,7 +196,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/memoryProfile/{id}/end", "end_profile", heavy=True),
     Route("POST", "/memory/gc", "force_gc", heavy=True),
 )
-"""The seven routes of DESIGN.md's HTTP contract."""
+"""The seven routes of the HTTP contract (the HTTP reference, docs/http-api.md)."""
 
 
 @attrs.frozen
