@@ -13,7 +13,7 @@ import logging
 import os
 
 from contract import assert_problem, assert_valid
-from memwatch import layout
+from memwatch import census as census_module
 from memwatch.auth import bearer_token, read_only
 from memwatch.store import MemoryProfileStore
 from memwatch.watcher import Watcher
@@ -100,7 +100,7 @@ def test_census_raising_midway(serve, watcher, monkeypatch, capfd):
     client = serve(auth=bearer_token(TOKEN), watcher=watcher).client
     started = client.post("/ah/memoryProfile", headers=AUTH)
     assert started.status_code == 201
-    real_ids = layout.ids_bytes
+    real_ids = census_module.ids_bytes
     calls = {"n": 0}
 
     def ids_then_fail(objects):
@@ -109,7 +109,7 @@ def test_census_raising_midway(serve, watcher, monkeypatch, capfd):
             raise MemoryError(f"census ran out of room at {SECRET}")
         return real_ids(objects)
 
-    monkeypatch.setattr(layout, "ids_bytes", ids_then_fail)
+    monkeypatch.setattr(census_module, "ids_bytes", ids_then_fail)
     ended = client.post(f"/ah/memoryProfile/{started.json()['id']}/end", headers=AUTH)
     assert ended.status_code == 200
     profile = assert_valid("profile", ended.content)

@@ -23,7 +23,7 @@ site_tables = st.dictionaries(
 )
 
 
-def test_split_sites_reads_back_what_trace_sites_keys() -> None:
+def test_split_sites_reads_back_what_record_sites_keys() -> None:
     """A "file:line" key splits at its last colon, so a file name may hold colons itself."""
     split = sites.split_sites(
         {"C:/app/x.py:12": 100, "a.py:3": 7}, {"C:/app/x.py:12": 2, "a.py:3": 1}
@@ -62,13 +62,13 @@ def test_no_site_changes_unless_both_censuses_traced() -> None:
     assert sites.site_changes(table, None, 5) == ()
 
 
-def test_trace_sites_leaves_out_memwatch_and_tracemalloc() -> None:
+def test_record_sites_leaves_out_memwatch_and_tracemalloc() -> None:
     """No site a census records is in memwatch's own files or tracemalloc's."""
     tracemalloc.start()
     try:
         kept = [bytearray(256) for _ in range(10)]
         take_census()  # memwatch allocates in its own files here
-        sizes, counts = sites.trace_sites()
+        sizes, counts = sites.record_sites()
     finally:
         tracemalloc.stop()
     assert sizes.keys() == counts.keys()
@@ -85,6 +85,7 @@ def test_without_the_fast_id_reader_ctypes_allocations_stay_visible_as_sites(
 ) -> None:
     """Where ids come from id(), a census copies nothing via ctypes, so ctypes' lines stay sites."""
     monkeypatch.setattr(layout, "list_items_offset", lambda: None)
+    monkeypatch.setattr(sites, "list_items_offset", lambda: None)
     sites._census_copy_lines.cache_clear()
     buffer = ctypes.create_string_buffer(4096)
     tracemalloc.start()

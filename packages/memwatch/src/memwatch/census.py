@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import attrs
 
-from memwatch import layout, sites
+from memwatch.layout import ids_bytes, list_items_offset, read_module, read_qualname, shallow_bytes
+from memwatch.sites import SiteTable, record_sites, split_sites
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -86,8 +87,8 @@ def type_name(tp: type) -> str:
         For example ``"dict"``, ``"collections.OrderedDict"`` or
         ``"myapp.models.User.Cache"``.
     """
-    qualname = layout.read_qualname(tp)
-    module = layout.read_module(tp)
+    qualname = read_qualname(tp)
+    module = read_module(tp)
     if module is None or module == "builtins":
         return qualname
     return f"{module}.{qualname}"
@@ -137,8 +138,8 @@ class Census:
     _starts: dict[str, int] = attrs.field(repr=False, alias="starts")
     _ids: bytes = attrs.field(repr=False, alias="ids")
     # Per allocation site: live bytes and blocks; None when not traced.
-    _site_sizes: sites.SiteTable | None = attrs.field(repr=False, alias="site_sizes")
-    _site_counts: sites.SiteTable | None = attrs.field(repr=False, alias="site_counts")
+    _site_sizes: SiteTable | None = attrs.field(repr=False, alias="site_sizes")
+    _site_counts: SiteTable | None = attrs.field(repr=False, alias="site_counts")
 
     @property
     def types(self) -> Mapping[str, TypeTally]:
@@ -160,7 +161,7 @@ class Census:
         """
         if self._site_sizes is None or self._site_counts is None:
             return None
-        return MappingProxyType(sites.split_sites(self._site_sizes, self._site_counts))
+        return MappingProxyType(split_sites(self._site_sizes, self._site_counts))
 
 
 def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -> Census:
@@ -201,7 +202,7 @@ def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -
     deadline = None if time_budget is None else started + time_budget
     taken_at = dt.datetime.now(dt.timezone.utc)
     frozen = gc.get_freeze_count()
-    layout.list_items_offset()  # its first call imports ctypes: before the heap is listed
+    list_items_offset()  # its first call imports ctypes: before the heap is listed
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -217,7 +218,7 @@ def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -
         if _expired(deadline):
             partial = True
         else:
-            site_sizes, site_counts = sites.trace_sites()
+            site_sizes, site_counts = record_sites()
     counts: dict[str, int] = {}
     sizes: dict[str, int] = {}
     starts: dict[str, int] = {}
@@ -310,8 +311,8 @@ def _tally(
             return tallies, True
         tp = type(objects[0])  # a group holds objects of one exact type, at least one
         name = type_name(tp)
-        size = layout.shallow_bytes(tp, objects)
-        ids = layout.ids_bytes(objects)
+        size = shallow_bytes(tp, objects)
+        ids = ids_bytes(objects)
         if name in tallies:
             count0, size0, pieces = tallies[name]
             pieces.append(ids)

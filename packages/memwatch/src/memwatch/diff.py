@@ -15,9 +15,9 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from memwatch import sites
 from memwatch.census import Census, bookkeeping, take_census
 from memwatch.models import DiffDetail, HeapChange, HeapDiffReport, HeapSummary
+from memwatch.sites import site_changes
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -72,7 +72,7 @@ def diff_censuses(
         allocated_nodes=allocated_nodes,
         details=tuple(details[:max_details]),
         details_capped=len(details) > max_details,
-        allocation_sites=sites.site_changes(before.sites, after.sites, max_sites),
+        allocation_sites=site_changes(before.sites, after.sites, max_sites),
     )
     return HeapDiffReport(
         timestamp=after.taken_at,

@@ -21,13 +21,13 @@ import tracemalloc
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from memwatch import layout
+from memwatch.layout import list_items_offset
 from memwatch.models import AllocationSite
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["SiteTable", "site_changes", "split_sites", "trace_sites"]
+__all__ = ["SiteTable", "record_sites", "site_changes", "split_sites"]
 
 SiteTable: TypeAlias = dict[str, int]
 """Per site key ``"file:line"``: a figure (live bytes, or live blocks).
@@ -40,7 +40,7 @@ never show up in the next census.
 _OWN_FILES = str(Path(__file__).resolve().parent / "*")
 
 
-def trace_sites() -> tuple[SiteTable, SiteTable]:
+def record_sites() -> tuple[SiteTable, SiteTable]:
     """Live traced bytes and blocks per ``file:line``, minus tracemalloc's and memwatch's own.
 
     Call it only while tracemalloc is tracing. Sites are grouped first and
@@ -63,7 +63,7 @@ def trace_sites() -> tuple[SiteTable, SiteTable]:
 
 
 def split_sites(sizes: SiteTable, counts: SiteTable) -> dict[tuple[str, int], tuple[int, int]]:
-    """The two tables :func:`trace_sites` made, as ``(file, line) -> (bytes, blocks)``."""
+    """The two tables :func:`record_sites` made, as ``(file, line) -> (bytes, blocks)``."""
     sites = {}
     for key, size in sizes.items():
         file, _, line = key.rpartition(":")
@@ -109,9 +109,9 @@ def _census_copy_lines() -> frozenset[tuple[str, int]]:
     Empty where the census takes ids with ``id()`` instead (no verified list
     layout): ctypes' lines are then the application's own.
     """
-    if layout.list_items_offset() is None:
+    if list_items_offset() is None:
         return frozenset()
-    import ctypes  # noqa: PLC0415 - imported already by layout.list_items_offset
+    import ctypes  # noqa: PLC0415 - imported already by list_items_offset
 
     code = getattr(ctypes.string_at, "__code__", None)
     if code is None:  # pragma: no cover - a string_at written in C
