@@ -80,14 +80,15 @@ class Route:
         """The names of the template's path parameters, in order, e.g. ``("id",)``."""
         return tuple(_PARAMETER.findall(self.template))
 
-    def path(self, parameter: Callable[[str], str]) -> str:
-        """The template with each path parameter rendered by ``parameter``.
+    def path(self, parameter: Callable[[str], str], literal: Callable[[str], str] = str) -> str:
+        """The template in a framework's syntax: each path parameter rendered by ``parameter``.
 
-        ``route.path(lambda name: f"<{name}>")`` gives Flask's syntax,
-        ``route.path(lambda name: f"(?P<{name}>[^/]+)")`` a regex (escape the
-        literal parts yourself if they may hold regex syntax; today's do not).
+        ``route.path(lambda name: f"<{name}>")`` gives Flask's syntax;
+        ``route.path(lambda name: f"(?P<{name}>[^/]+)", re.escape)`` a regex, with
+        ``literal`` escaping the text between parameters.
         """
-        return _PARAMETER.sub(lambda match: parameter(match.group(1)), self.template)
+        parts = _PARAMETER.split(self.template)  # literal, name, literal, name, ..., literal
+        return "".join(parameter(part) if i % 2 else literal(part) for i, part in enumerate(parts))
 
 
 _DETAILS = QueryParameter(
