@@ -12,7 +12,7 @@ Adapters should forward *every* request under the prefix
 (:meth:`MemwatchAPI.owns`), whatever its method, to :meth:`MemwatchAPI.handle`:
 unknown paths, wrong methods and ``OPTIONS`` then get memwatch's own
 problem+json answers instead of the framework's HTML pages.
-:data:`ROUTES` and :meth:`MemwatchAPI.route_for` tell an async adapter which
+:data:`memwatch.routes.ROUTES` and :meth:`MemwatchAPI.route_for` tell an async adapter which
 requests are *heavy* (a census or a full collection) and belong off the event
 loop.
 
@@ -88,7 +88,7 @@ MemwatchAPI needs an explicit auth choice, e.g. MemwatchAPI(auth=...) with one o
   memwatch.auth.loopback_only()       only clients on this machine, never through a proxy
   memwatch.auth.read_only(inner)      inner decides; POST and DELETE are refused
   memwatch.auth.allow_all()           anyone who can reach the service (unsafe)
-  any callable taking a memwatch.http.Request (see memwatch.auth)"""
+  any callable taking a memwatch.wire.Request (see memwatch.auth)"""
 
 
 @attrs.frozen
