@@ -45,8 +45,10 @@ def test_a_status_or_body_other_than_the_route_tables_is_reported():
     state["routes"][("GET", ref.PREFIX + "/memory")]["bodies"] = ["profile_list"]
     assert ref._check_routes(state) == [
         "POST /ah/memoryProfile is documented with status 200, the route table says 201",
-        "GET /ah/memory is documented with body profile_list, "
-        "the route table says profile_id_list profile_list",
+        (
+            "GET /ah/memory is documented with body profile_list, "
+            "the route table says profile_id_list profile_list"
+        ),
         "schema profile_id_list.json is the body of no documented route",
     ]
 
