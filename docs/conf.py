@@ -61,7 +61,9 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(attrs?|cattrs?|flask|fastapi|starlette|tornado|werkzeug|jsonschema)(\..*)?"),
     (r"py:.*", r"(_dt|_typeshed|TracebackType|Mapping|Callable|Iterable|Iterator|Sequence)(\..*)?"),
     (r"py:class", r"(Any|Literal|TypeAlias|Protocol|Exception|LookupError|ValueError)"),
-    (r"py:class", r"(Path|NoneType|Awaitable|Coroutine|Lock|RLock|Event|APIRouter|URLSpec)"),
+    (r"py:class", r"(Path|NoneType|Awaitable|Coroutine|Lock|RLock|Event|APIRouter|URLSpec|Rule)"),
+    # The adapters' aliases for their framework's classes.
+    (r"py:class", r"Starlette(Request|Response)"),
     # Type variables of generic helpers.
     (r"py:class", r"memwatch\..*\._?T"),
     # napoleon reads a property docstring's "Per type name: ..." as a type; the text is fine.

@@ -6,7 +6,8 @@ JSON Schemas that ship with memwatch. When every page has been read, the
 extension compares what the page documents with what the code has, and each
 difference is a Sphinx warning (an error under ``-W``):
 
-- the routes documented are exactly :data:`memwatch.http.ROUTES`;
+- the routes documented are exactly :data:`memwatch.routes.ROUTES`, each with
+  the success status and body schemas of its row;
 - every object of every schema (each top-level schema and each object in its
   ``$defs``) is documented, with exactly the schema's property names;
 - every error status the HTTP layer and the built-in authorizers can answer
@@ -49,6 +50,7 @@ from sphinx.util.docutils import SphinxDirective
 
 import memwatch.auth
 import memwatch.http
+from memwatch.routes import ROUTES
 from memwatch.schemas import SCHEMA_NAMES, load_schema
 
 if TYPE_CHECKING:
@@ -59,7 +61,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "/ah"
+# The default prefix, where the reference documents the routes.
+PREFIX: str = inspect.signature(memwatch.http.MemwatchAPI).parameters["prefix"].default
 
 
 # -- what the code has ---------------------------------------------------------------------
@@ -347,16 +350,29 @@ class HttpErrors(_Base):
 
 
 def _check_routes(state: dict[str, Any]) -> list[str]:
-    code_routes = {(r.method, PREFIX + r.template) for r in memwatch.http.ROUTES}
+    table = {(r.method, PREFIX + r.template): r for r in ROUTES}
+    code_routes = set(table)
     documented = set(state["routes"])
     used = {body for route in state["routes"].values() for body in route["bodies"]}
+    rows = [(key, table[key], state["routes"][key]) for key in sorted(code_routes & documented)]
     return [
         *(
-            f"route {m} {p} is in memwatch.http.ROUTES but not documented"
+            f"{m} {p} is documented with status {doc['status']}, the route table says {row.status}"
+            for (m, p), row, doc in rows
+            if doc["status"] != row.status
+        ),
+        *(
+            f"{m} {p} is documented with body {' '.join(doc['bodies']) or '(none)'}, "
+            f"the route table says {' '.join(row.bodies) or '(none)'}"
+            for (m, p), row, doc in rows
+            if tuple(doc["bodies"]) != row.bodies
+        ),
+        *(
+            f"route {m} {p} is in memwatch.routes.ROUTES but not documented"
             for m, p in sorted(code_routes - documented)
         ),
         *(
-            f"route {m} {p} is documented but not in memwatch.http.ROUTES"
+            f"route {m} {p} is documented but not in memwatch.routes.ROUTES"
             for m, p in sorted(documented - code_routes)
         ),
         *(

@@ -212,3 +212,29 @@ def test_problem_bodies_never_leak_internals(server):
     problem = _problem(response, 404)
     assert response.headers["Content-Type"] == PROBLEM_CONTENT_TYPE
     assert {"type", "title", "status", "detail"} <= set(problem)
+
+
+def test_options_is_204_without_a_body_or_content_type(server):
+    """OPTIONS on a route is 204 with Allow and memwatch's headers, no body and no Content-Type."""
+    response = server.client.options("/ah/memoryProfile/status", headers=AUTH_HEADERS)
+    assert response.status_code == 204
+    assert_common_headers(response.headers, content_type=None, pid=PID)
+    assert response.content == b""
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_an_id_that_is_not_utf8_is_404(server):
+    """A profile id that percent-decodes to no UTF-8 is a 404 problem, as any unknown id."""
+    _problem(server.client.get("/ah/memoryProfile/%ff", headers=AUTH_HEADERS), 404)
+
+
+def test_an_encoded_slash_is_answered_by_memwatch(server):
+    """``/ah%2FmemoryProfile%2Fstatus`` is decoded as every server decodes it: the status route."""
+    response = server.client.get("/ah%2FmemoryProfile%2Fstatus", headers=AUTH_HEADERS)
+    _ok(response, 200, "status")
+
+
+def test_the_bare_prefix_is_memwatchs_404(server):
+    """``GET /ah`` is memwatch's own 404 problem, not a framework's redirect to ``/ah/``."""
+    response = server.client.get("/ah", headers=AUTH_HEADERS)
+    _problem(response, 404)

@@ -24,8 +24,10 @@ from memwatch_fastapi import memwatch_lifespan, memwatch_router, openapi_schema
 
 @pytest.fixture
 def watcher():
-    """A watcher that is never started: status and profiles work without the gc callback."""
-    return Watcher(background=False, auto_capture=False)
+    """A watcher without a polling thread: mounting starts its gc callback, teardown stops it."""
+    watcher = Watcher(background=False, auto_capture=False)
+    yield watcher
+    watcher.stop()
 
 
 @pytest.fixture

@@ -17,8 +17,10 @@ from memwatch_flask import EXTENSION_KEY, Memwatch, to_core_request
 
 @pytest.fixture
 def watcher():
-    """A watcher that is never started: status and profiles work without the gc callback."""
-    return Watcher(background=False, auto_capture=False)
+    """A watcher without a polling thread: mounting starts its gc callback, teardown stops it."""
+    watcher = Watcher(background=False, auto_capture=False)
+    yield watcher
+    watcher.stop()
 
 
 def test_app_factory_pattern_with_init_app(watcher):
@@ -100,7 +102,7 @@ def test_mounted_at_the_root_leaves_the_apps_404_alone(watcher):
 
 
 def test_to_core_request_translates_every_field():
-    """Method, path, raw query, headers (case-insensitive), client and body reach the core."""
+    """Method, path, raw query, headers and client reach the core; the body stays unread."""
     app = flask.Flask("translate")
     with app.test_request_context(
         "/ah/memory?details=true&x=%20",
@@ -110,10 +112,30 @@ def test_to_core_request_translates_every_field():
         environ_base={"REMOTE_ADDR": "10.1.2.3"},
     ):
         request = to_core_request(flask.request)
+        unread = flask.request.stream.read()
+    assert unread == b"{}"
     assert request.method == "POST"
     assert request.path == "/ah/memory"
     assert request.query == "details=true&x=%20"
     assert request.get_header("x-token") == "a"
     assert request.get_header("ACCEPT") == "application/json"
     assert request.client == "10.1.2.3"
-    assert request.body == b"{}"
+    assert request.body == b""
+
+
+def test_init_app_starts_the_watcher(watcher):
+    """The watcher runs once init_app returns, before any request."""
+    memwatch = Memwatch(auth=allow_all(), watcher=watcher)
+    assert not watcher.running
+    memwatch.init_app(flask.Flask("started"))
+    assert watcher.running
+
+
+def test_max_content_length_never_reaches_memwatchs_routes(watcher):
+    """A body over MAX_CONTENT_LENGTH is left unread: memwatch answers, not werkzeug's HTML 413."""
+    app = flask.Flask("limited")
+    app.config["MAX_CONTENT_LENGTH"] = 16
+    Memwatch(app, auth=allow_all(), watcher=watcher)
+    response = app.test_client().post("/ah/memory/gc", data=bytes(1024))
+    assert response.status_code == 200
+    assert response.content_type == "application/json"

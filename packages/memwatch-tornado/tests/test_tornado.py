@@ -28,8 +28,10 @@ class Hello(RequestHandler):
 
 @pytest.fixture
 def watcher():
-    """A watcher that is never started: status and profiles work without the gc callback."""
-    return Watcher(background=False, auto_capture=False)
+    """A watcher without a polling thread: mounting starts its gc callback, teardown stops it."""
+    watcher = Watcher(background=False, auto_capture=False)
+    yield watcher
+    watcher.stop()
 
 
 def _requests(app, *calls):

@@ -1,4 +1,4 @@
-"""memwatch for Tornado: the memwatch HTTP API as a list of ``URLSpec``.
+"""memwatch for Tornado: the memwatch HTTP API as a list of routing rules.
 
 ::
 
@@ -9,10 +9,16 @@
     auth = bearer_token(os.environ["MEMWATCH_TOKEN"])
     app = Application(memwatch_handlers(auth=auth) + [(r"/", MainHandler)])
 
+The watcher starts when :func:`memwatch_handlers` builds the rules (each forked
+worker restarts its own).
+
 Everything but translation lives in :class:`memwatch.http.MemwatchAPI`:
 routing, auth, validation, problem+json errors and headers. This module turns
-a Tornado request into a :class:`memwatch.http.Request`, writes the answer
-back, and runs census-heavy routes in the IOLoop's executor.
+a Tornado request into a :class:`memwatch.wire.Request`, writes the answer
+back, and runs census-heavy routes in the IOLoop's executor. The handler
+streams request bodies and answers one that has a body before it arrives:
+Tornado otherwise buffers a body (up to ``max_body_size``) before a handler
+runs, and sends ``100 Continue`` for it, whoever sent it.
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from tornado.ioloop import IOLoop
-from tornado.routing import URLSpec
-from tornado.web import RequestHandler
+from tornado.routing import Matcher, Rule, URLSpec
+from tornado.web import RequestHandler, stream_request_body
 
-from memwatch.http import MemwatchAPI, Request, Response
+from memwatch.http import MemwatchAPI
+from memwatch.wire import Request, Response
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -33,59 +40,86 @@ if TYPE_CHECKING:
     from memwatch.auth import Authorizer
     from memwatch.watcher import Watcher
 
-__all__ = ["MemwatchHandler", "memwatch_handlers", "to_core_request"]
-
-_PARAM = re.compile(r"\{(\w+)\}")
+__all__ = ["MemwatchHandler", "memwatch_handlers", "to_core_request", "to_tornado_response"]
 
 
 def memwatch_handlers(
     *, auth: Authorizer, prefix: str = "/ah", watcher: Watcher | None = None
-) -> list[URLSpec]:
-    """The memwatch API as URL specs for ``Application(...)`` or ``app.add_handlers(...)``.
+) -> list[Rule]:
+    """The memwatch API as rules for ``Application(...)`` or ``app.add_handlers(...)``.
+
+    Starts the watcher.
 
     Args:
         auth: Who may call the API: ``memwatch.auth.bearer_token(secret)``,
             ``loopback_only()``, ``allow_all()``, ``read_only(inner)``, or any
-            callable taking a :class:`memwatch.http.Request`. Required: nothing
+            callable taking a :class:`memwatch.wire.Request`. Required: nothing
             is exposed by accident.
         prefix: Where the routes live (``/ah/memoryProfile/status`` ...).
         watcher: The watcher to serve; ``None`` means the process-wide
-            :func:`memwatch.watcher.default_watcher`, started on first use.
+            :func:`memwatch.watcher.default_watcher`.
 
     Returns:
-        One named spec per path of the HTTP contract (``memwatch.<route name>``),
-        then a fallback that gives the rest of the prefix the core's 404/405.
+        One named ``URLSpec`` per path of the HTTP contract (``memwatch.<route
+        name>``, for ``reverse_url``), then a rule for every other path the API
+        owns (:meth:`~memwatch.http.MemwatchAPI.owns`, on the decoded path), so
+        the core answers them with its 404/405.
     """
     api = MemwatchAPI(auth=auth, watcher=watcher, prefix=prefix)
-    base = re.escape(api.prefix.rstrip("/"))
     kwargs = {"api": api}
-    specs: dict[str, URLSpec] = {}
+    specs: dict[str, Rule] = {}
     for route in api.routes:
         if route.template not in specs:
-            parts = _PARAM.split(route.template)  # literal, name, literal, name, ...
-            pattern = base + "".join(
-                f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts)
+            pattern = re.escape(api.prefix) + route.path(
+                lambda name: f"(?P<{name}>[^/]+)", re.escape
             )
             specs[route.template] = URLSpec(
                 pattern, MemwatchHandler, kwargs, name=f"memwatch.{route.name}"
             )
     if api.prefix:  # at the root a fallback would shadow every route after it
-        specs[""] = URLSpec(base + r"(?:/.*)?", MemwatchHandler, kwargs)
+        specs[""] = Rule(_OwnedBy(api), MemwatchHandler, kwargs)
+    api.start()
     return list(specs.values())
 
 
+class _OwnedBy(Matcher):
+    """Matches the requests whose decoded path the API owns (Tornado routes on the raw one)."""
+
+    def __init__(self, api: MemwatchAPI) -> None:
+        self.api = api
+
+    def match(self, request: HTTPServerRequest) -> dict[str, Any] | None:
+        return {} if self.api.owns(unquote(request.path)) else None
+
+
 def to_core_request(request: HTTPServerRequest) -> Request:
-    """Translate a Tornado request into the core's :class:`~memwatch.http.Request`."""
+    """Translate a Tornado request into the core's :class:`~memwatch.wire.Request`, body unread."""
     return Request(
         method=request.method or "GET",
         path=unquote(request.path),  # decoded, as WSGI and ASGI servers give it
         query=request.query,
         headers=list(request.headers.get_all()),
         client=request.remote_ip,
-        body=request.body,
     )
 
 
+def to_tornado_response(response: Response, handler: RequestHandler) -> None:
+    """Write the core's :class:`~memwatch.wire.Response` through ``handler`` and finish it.
+
+    Tornado has no response object: a handler writes its answer.
+    """
+    # The headers are Tornado's defaults here: a new handler starts with them and
+    # send_error clears what was set before write_error. Another clear() would
+    # format the Date header again, a tenth of a status request's time.
+    handler.clear_header("Content-Type")
+    handler.set_status(response.status)
+    for name, value in response.headers:
+        handler.add_header(name, value)
+    # Tornado refuses any body, even b"", on a 204 or 304.
+    handler.finish(response.body or None)
+
+
+@stream_request_body
 class MemwatchHandler(RequestHandler):
     """Serves every memwatch route: the core routes, this handler translates."""
 
@@ -98,30 +132,40 @@ class MemwatchHandler(RequestHandler):
         """Keep the API this handler serves (Tornado passes the spec's kwargs)."""
         self.api = api
 
-    async def _serve(self) -> None:
+    async def prepare(self) -> None:
+        """Answer a request that carries a body now, before the body arrives.
+
+        Tornado then reads none of it (it would otherwise send ``100 Continue``
+        and read it all, dropped chunk by chunk) and closes the connection, which
+        ``Connection: close`` tells the client. Bodiless requests keep their
+        connection and are answered by the method.
+        """
+        headers = self.request.headers
+        if headers.get("Content-Length", "0") != "0" or "Transfer-Encoding" in headers:
+            await self._serve(("Connection", "close"))
+
+    async def _serve(self, *extra: tuple[str, str]) -> None:
         request = to_core_request(self.request)
         route = self.api.route_for(request.method, request.path)
         if route is not None and route.heavy:
             response = await IOLoop.current().run_in_executor(None, self.api.handle, request)
         else:
             response = self.api.handle(request)
-        self._send(response)
-
-    def _send(self, response: Response) -> None:
-        # The headers are Tornado's defaults here: a new handler starts with them and
-        # send_error clears what was set before write_error. Another clear() would
-        # format the Date header again, a tenth of a status request's time.
-        self.clear_header("Content-Type")
-        self.set_status(response.status)
-        for name, value in response.headers:
-            self.add_header(name, value)
-        # Tornado refuses any body, even b"", on a 204 or 304.
-        self.finish(response.body or None)
+        to_tornado_response(
+            Response(response.status, (*response.headers, *extra), response.body), self
+        )
 
     async def get(self, *_args: str, **_kwargs: str) -> None:  # noqa: D102 - see _serve
         await self._serve()
 
     head = post = delete = patch = put = options = get
+
+    def data_received(self, chunk: bytes) -> None:
+        """Drop body chunks: no route reads one, and none arrive once ``prepare`` answered."""
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:  # noqa: ARG002 - Tornado's signature
+        """Decode a path argument without failing: the core answers an undecodable id with 404."""
+        return value.decode("utf-8", "replace")
 
     def check_xsrf_cookie(self) -> None:
         """Skip Tornado's XSRF check: memwatch's auth never rests on cookies."""
@@ -135,6 +179,7 @@ class MemwatchHandler(RequestHandler):
         a problem with Tornado's status.
         """
         if status_code == 405:
-            self._send(self.api.handle(to_core_request(self.request)))
+            response = self.api.handle(to_core_request(self.request))
         else:
-            self._send(self.api.problem(status_code, "memwatch could not answer this request."))
+            response = self.api.problem(status_code, "memwatch could not answer this request.")
+        to_tornado_response(response, self)

@@ -8,7 +8,7 @@ to be built without an ``auth`` argument. Choose one of:
 - :func:`loopback_only` ``()``: only clients on this machine, never through a proxy.
 - :func:`read_only` ``(inner)``: ``inner`` decides, and only reads are allowed.
 - :func:`allow_all` ``()``: anyone who can reach the service (unsafe).
-- any callable taking the :class:`memwatch.http.Request` (an *authorizer*).
+- any callable taking the :class:`memwatch.wire.Request` (an *authorizer*).
 
 How an authorizer answers:
 
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, TypeAlias
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from memwatch.http import Request
+    from memwatch.wire import Request
 
 __all__ = [
     "FORWARDING_HEADERS",

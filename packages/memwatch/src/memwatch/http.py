@@ -1,15 +1,18 @@
 """memwatch's HTTP API, once, for every framework.
 
-A :class:`Request` (method, path, query, headers, client address, body) goes
-in; a :class:`Response` (status, headers, JSON bytes) comes out of
-:meth:`MemwatchAPI.handle`. Routing, parameter validation, auth, problem+json
-errors and serialization all live here, so an adapter only translates its
-framework's request and response objects.
+A :class:`~memwatch.wire.Request` (method, path, query, headers, client
+address) goes in; a :class:`~memwatch.wire.Response` (status, headers, body
+bytes) comes out of :meth:`MemwatchAPI.handle`. Routing on the table of
+:mod:`memwatch.routes`, parameter validation, auth, problem+json errors and
+serialization all live here, so an adapter only translates its framework's
+request and response objects, and calls :meth:`MemwatchAPI.start` when it is
+mounted so that the watcher samples before anyone asks.
 
-Adapters should forward *every* request under the prefix, whatever its method,
-to :meth:`MemwatchAPI.handle`: unknown paths, wrong methods and ``OPTIONS`` then
-get memwatch's own problem+json answers instead of the framework's HTML pages.
-:data:`ROUTES` and :meth:`MemwatchAPI.route_for` tell an async adapter which
+Adapters should forward *every* request under the prefix
+(:meth:`MemwatchAPI.owns`), whatever its method, to :meth:`MemwatchAPI.handle`:
+unknown paths, wrong methods and ``OPTIONS`` then get memwatch's own
+problem+json answers instead of the framework's HTML pages.
+:data:`memwatch.routes.ROUTES` and :meth:`MemwatchAPI.route_for` tell an async adapter which
 requests are *heavy* (a census or a full collection) and belong off the event
 loop.
 
@@ -19,8 +22,9 @@ Decisions the contract leaves open, and what this layer does:
   which paths exist (404 outside the prefix excepted).
 - ``HEAD`` works on every GET route: the GET's status and headers, no body.
   ``OPTIONS`` answers 204 with ``Allow`` and no body (so no ``Content-Type``).
-- Request bodies are ignored: no route takes one, and a client that sends
-  ``{}`` with a POST is not punished for it.
+- Request bodies are never read: no route takes one, adapters leave them
+  unread (so an unauthenticated client cannot make the server buffer them),
+  and a client that sends ``{}`` with a POST is not punished for it.
 - Profile ids are 1-64 characters of ``A-Z a-z 0-9 _ -``; any other id is a 404
   whose detail quotes at most 64 characters of it.
 - Unknown query parameters are ignored; ``details`` on ``GET /memory`` accepts
@@ -35,16 +39,13 @@ Decisions the contract leaves open, and what this layer does:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import attrs
@@ -53,24 +54,28 @@ from memwatch.auth import Authorizer, authorize
 from memwatch.converter import dumps
 from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
 from memwatch.models import Message, Problem, ProfileIdList, ProfileList
+from memwatch.routes import ROUTES, QueryParameter, Resource, Route, resolve
+from memwatch.wire import JSON, PROBLEM_JSON, Request, Response
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from memwatch.watcher import Watcher
 
+# The wire types and the route table live in memwatch.wire and memwatch.routes;
+# they are re-exported so that ``from memwatch.http import Request, ROUTES`` keeps working.
 __all__ = [
     "JSON",
     "PROBLEM_JSON",
     "ROUTES",
     "MemwatchAPI",
+    "QueryParameter",
     "Request",
     "Response",
     "Route",
 ]
 
 logger = logging.getLogger("memwatch")
-
-JSON = "application/json"
-PROBLEM_JSON = "application/problem+json"
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _QUOTE_LIMIT = 64
@@ -83,160 +88,18 @@ MemwatchAPI needs an explicit auth choice, e.g. MemwatchAPI(auth=...) with one o
   memwatch.auth.loopback_only()       only clients on this machine, never through a proxy
   memwatch.auth.read_only(inner)      inner decides; POST and DELETE are refused
   memwatch.auth.allow_all()           anyone who can reach the service (unsafe)
-  any callable taking a memwatch.http.Request (see memwatch.auth)"""
-
-
-def _headers_mapping(
-    headers: Mapping[str, str] | Iterable[tuple[str, str]],
-) -> Mapping[str, str]:
-    """Lower-case the names; repeated headers are joined by ``", "``."""
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    merged: dict[str, str] = {}
-    for name, value in items:
-        key = name.lower()
-        merged[key] = f"{merged[key]}, {value}" if key in merged else value
-    return MappingProxyType(merged)
+  any callable taking a memwatch.wire.Request (see memwatch.auth)"""
 
 
 @attrs.frozen
-class Request:
-    """A framework-neutral HTTP request.
+class _Answer:
+    """What a route's handler returns: the body (a model, or bytes as they are) and extra headers.
 
-    Attributes:
-        method: The HTTP method, e.g. ``"GET"`` (case-sensitive).
-        path: The full path including the prefix, e.g. ``"/ah/memoryProfile/status"``.
-        query: The raw query string, without ``?``.
-        headers: Header names and values; given as a mapping or as ``(name, value)``
-            pairs, kept with lower-case names (repeated headers joined by ``", "``).
-            Look them up with :meth:`get_header`.
-        client: The peer's address as the server saw it (host only), or ``None``.
-        body: The request body; memwatch's routes ignore it.
+    The status and ``Content-Type`` come from the route's row of the table.
     """
 
-    method: str
-    path: str
-    query: str = ""
-    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_headers_mapping)
-    client: str | None = None
-    body: bytes = b""
-
-    def get_header(self, name: str, default: str | None = None) -> str | None:
-        """The value of header ``name`` (case-insensitive), or ``default``."""
-        return self.headers.get(name.lower(), default)
-
-
-@attrs.frozen
-class Response:
-    """A framework-neutral HTTP response.
-
-    Attributes:
-        status: The HTTP status code.
-        headers: ``(name, value)`` pairs, in the order to send them.
-        body: The body: UTF-8 JSON, or empty (204, HEAD).
-    """
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes = b""
-
-    def get_header(self, name: str, default: str | None = None) -> str | None:
-        """The value of header ``name`` (case-insensitive), or ``default``."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key.lower() == wanted), default)
-
-    @property
-    def content_type(self) -> str | None:
-        """The ``Content-Type`` header, or ``None`` for a response without a body."""
-        return self.get_header("content-type")
-
-    @property
-    def reason(self) -> str:
-        """The status's reason phrase, e.g. ``"Not Found"``."""
-        return HTTPStatus(self.status).phrase
-
-    @property
-    def status_line(self) -> str:
-        """Status and reason as WSGI wants them, e.g. ``"404 Not Found"``."""
-        return f"{self.status} {self.reason}"
-
-    def json(self) -> Any:
-        """The body, decoded from JSON."""
-        return json.loads(self.body)
-
-
-@attrs.frozen
-class Route:
-    """One route of the HTTP contract.
-
-    Attributes:
-        method: The HTTP method it answers.
-        template: Its path relative to the prefix; ``{id}`` is a profile id.
-        name: A stable name, e.g. ``"start_profile"``.
-        heavy: True when it runs a census or a full collection: async adapters run it
-            off the event loop.
-    """
-
-    method: str
-    template: str
-    name: str
-    heavy: bool = False
-
-    @property
-    def segments(self) -> tuple[str, ...]:
-        """The template's path segments, e.g. ``("memoryProfile", "{id}", "end")``."""
-        return tuple(self.template.split("/")[1:])
-
-
-ROUTES: tuple[Route, ...] = (
-    Route("GET", "/memoryProfile/status", "status"),
-    Route("GET", "/memoryProfile/{id}", "get_profile"),
-    Route("DELETE", "/memoryProfile/{id}", "delete_profile"),
-    Route("GET", "/memory", "list_profiles"),
-    Route("POST", "/memoryProfile", "start_profile", heavy=True),
-    Route("POST", "/memoryProfile/{id}/end", "end_profile", heavy=True),
-    Route("POST", "/memory/gc", "force_gc", heavy=True),
-)
-"""The seven routes of the HTTP contract (the HTTP reference, docs/http-api.md)."""
-
-
-@attrs.frozen
-class _Resource:
-    """One path template and what it answers: built once, looked up per request."""
-
-    template: str
-    segments: tuple[str, ...]
-    methods: Mapping[str, Route]
-    allow: tuple[tuple[str, str], ...]
-
-
-def _resources() -> tuple[_Resource, ...]:
-    by_template: dict[str, dict[str, Route]] = {}
-    for route in ROUTES:
-        by_template.setdefault(route.template, {})[route.method] = route
-    resources = []
-    for template, methods in by_template.items():
-        segments = next(iter(methods.values())).segments
-        if "GET" in methods:
-            methods["HEAD"] = methods["GET"]  # HEAD answers what GET would
-        allow = (("Allow", ", ".join(sorted({*methods, "OPTIONS"}))),)
-        resources.append(_Resource(template, segments, MappingProxyType(methods), allow))
-    # A literal segment beats {id}: /memoryProfile/status is the status route, not a profile.
-    return tuple(sorted(resources, key=lambda resource: "{" in resource.template))
-
-
-_RESOURCES = _resources()
-
-
-def _match(expected: tuple[str, ...], segments: list[str]) -> dict[str, str] | None:
-    if len(expected) != len(segments):
-        return None
-    params: dict[str, str] = {}
-    for want, got in zip(expected, segments, strict=True):
-        if want.startswith("{"):
-            params[want[1:-1]] = got
-        elif want != got:
-            return None
-    return params
+    body: object
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _quote(text: str) -> str:
@@ -308,7 +171,7 @@ class MemwatchAPI:
         watcher: Watcher | None = None,
         prefix: str = "/ah",
     ) -> None:
-        """Build the API; nothing runs until the first request."""
+        """Build the API; the watcher starts at :meth:`start` or the first request."""
         if auth is None:
             raise TypeError(_AUTH_CHOICES)
         if not callable(auth):
@@ -326,7 +189,7 @@ class MemwatchAPI:
         self._internal_errors = 0
         self.prefix: str = prefix
         self.routes: tuple[Route, ...] = ROUTES
-        self._handlers: dict[str, Callable[[Request, dict[str, str]], Response]] = {
+        self._handlers: dict[str, Callable[[Request, dict[str, str]], _Answer]] = {
             "status": self._status,
             "get_profile": self._get_profile,
             "delete_profile": self._delete_profile,
@@ -351,6 +214,18 @@ class MemwatchAPI:
                 self._watcher = self._watcher or default_watcher()
         return self._watcher
 
+    def start(self) -> Watcher:
+        """Start the watcher this API serves (resolving the default one); idempotent.
+
+        Adapters call it when they are mounted, so detection, auto-capture and
+        listeners run from then on, not from the first API request. In a forked
+        child the watcher restarts on its own (see :mod:`memwatch.watcher`).
+
+        Returns:
+            The running watcher.
+        """
+        return self.watcher.start()
+
     @property
     def internal_errors(self) -> int:
         """Unexpected exceptions turned into 500 responses so far."""
@@ -358,18 +233,18 @@ class MemwatchAPI:
 
     # -- routing ---------------------------------------------------------------
 
+    def owns(self, path: str) -> bool:
+        """True when ``path`` (decoded, without the query) is under the prefix.
+
+        Adapters send every such request to :meth:`handle`, whatever the
+        framework's router thought of it, and leave every other to the app.
+        """
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
     def _relative(self, path: str) -> list[str] | None:
-        if path != self.prefix and not path.startswith(self.prefix + "/"):
+        if not self.owns(path):
             return None
         return path[len(self.prefix) :].split("/")[1:]
-
-    @staticmethod
-    def _resolve(segments: list[str]) -> tuple[_Resource, dict[str, str]] | None:
-        for resource in _RESOURCES:
-            params = _match(resource.segments, segments)
-            if params is not None:
-                return resource, params
-        return None
 
     def route_for(self, method: str, path: str) -> Route | None:
         """The route ``handle`` would run for this request, or ``None`` (an error or OPTIONS).
@@ -378,7 +253,7 @@ class MemwatchAPI:
         event loop; it neither authorizes nor validates the id.
         """
         segments = self._relative(path)
-        resolved = None if segments is None else self._resolve(segments)
+        resolved = None if segments is None else resolve(segments)
         return None if resolved is None else resolved[0].methods.get(method)
 
     # -- responses -------------------------------------------------------------
@@ -393,9 +268,6 @@ class MemwatchAPI:
             ("X-Content-Type-Options", "nosniff"),
         ]
         return (*base, *extra)
-
-    def _json(self, status: int, body: object, extra: Iterable[tuple[str, str]] = ()) -> Response:
-        return Response(status, self._headers(JSON, extra), dumps(body))
 
     def _problem(self, status: int, detail: str, extra: Iterable[tuple[str, str]] = ()) -> Response:
         problem = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail)
@@ -445,13 +317,13 @@ class MemwatchAPI:
         denial = authorize(self._auth, request)
         if denial is not None:
             return self._problem(denial.status, denial.detail, denial.headers)
-        resolved = self._resolve(segments)
+        resolved = resolve(segments)
         if resolved is None:
             return self._problem(404, f"No memwatch route matches {_quote(request.path)}.")
         return self._dispatch_resource(request, *resolved)
 
     def _dispatch_resource(
-        self, request: Request, resource: _Resource, params: dict[str, str]
+        self, request: Request, resource: Resource, params: dict[str, str]
     ) -> Response:
         if request.method == "OPTIONS":
             return Response(204, self._headers(None, resource.allow))
@@ -469,7 +341,7 @@ class MemwatchAPI:
 
     def _run(self, route: Route, request: Request, params: dict[str, str]) -> Response:
         try:
-            return self._handlers[route.name](request, params)
+            answer = self._handlers[route.name](request, params)
         except _BadRequestError as exc:
             return self._problem(400, exc.detail)
         except ProfileNotFoundError as exc:
@@ -478,31 +350,32 @@ class MemwatchAPI:
             return self._problem(409, f"{exc}.")
         except CensusBusyError as exc:
             return self._problem(429, f"{exc}.", [("Retry-After", _retry_after(exc.retry_after))])
+        body = answer.body if isinstance(answer.body, bytes) else dumps(answer.body)
+        return Response(route.status, self._headers(route.media_type, answer.headers), body)
 
-    def _status(self, _request: Request, _params: dict[str, str]) -> Response:
-        return self._json(200, self.watcher.status())
+    def _status(self, _request: Request, _params: dict[str, str]) -> _Answer:
+        return _Answer(self.watcher.status())
 
-    def _get_profile(self, _request: Request, params: dict[str, str]) -> Response:
-        return self._json(200, self.watcher.get_profile(params["id"]))
+    def _get_profile(self, _request: Request, params: dict[str, str]) -> _Answer:
+        return _Answer(self.watcher.get_profile(params["id"]))
 
-    def _delete_profile(self, _request: Request, params: dict[str, str]) -> Response:
+    def _delete_profile(self, _request: Request, params: dict[str, str]) -> _Answer:
         self.watcher.delete_profile(params["id"])
-        return self._json(200, Message(f"Deleted profile {params['id']}"))
+        return _Answer(Message(f"Deleted profile {params['id']}"))
 
-    def _list_profiles(self, request: Request, _params: dict[str, str]) -> Response:
+    def _list_profiles(self, request: Request, _params: dict[str, str]) -> _Answer:
         details = _details_flag(request.query)
         profiles = tuple(self.watcher.list_profiles())
         if details:
-            return self._json(200, ProfileList(memory_profiles=profiles))
-        return self._json(200, ProfileIdList(memory_profiles=tuple(p.id for p in profiles)))
+            return _Answer(ProfileList(memory_profiles=profiles))
+        return _Answer(ProfileIdList(memory_profiles=tuple(p.id for p in profiles)))
 
-    def _start_profile(self, _request: Request, _params: dict[str, str]) -> Response:
+    def _start_profile(self, _request: Request, _params: dict[str, str]) -> _Answer:
         profile = self.watcher.start_profile()
-        location = f"{self.prefix}/memoryProfile/{profile.id}"
-        return self._json(201, profile, [("Location", location)])
+        return _Answer(profile, (("Location", f"{self.prefix}/memoryProfile/{profile.id}"),))
 
-    def _end_profile(self, _request: Request, params: dict[str, str]) -> Response:
-        return self._json(200, self.watcher.end_profile(params["id"]))
+    def _end_profile(self, _request: Request, params: dict[str, str]) -> _Answer:
+        return _Answer(self.watcher.end_profile(params["id"]))
 
-    def _force_gc(self, _request: Request, _params: dict[str, str]) -> Response:
-        return self._json(200, self.watcher.force_gc())
+    def _force_gc(self, _request: Request, _params: dict[str, str]) -> _Answer:
+        return _Answer(self.watcher.force_gc())
