@@ -57,14 +57,14 @@ def test_start_and_stop_are_idempotent_and_install_one_callback():
         watcher.start()
         assert watcher.running
         assert len(our_callbacks(watcher)) == 1
-        assert watcher._thread is not None
-        assert watcher._thread.is_alive()
+        assert watcher._poller.thread is not None
+        assert watcher._poller.thread.is_alive()
     finally:
         watcher.stop()
         watcher.stop()
     assert not watcher.running
     assert our_callbacks(watcher) == []
-    assert watcher._thread is None
+    assert watcher._poller.thread is None
 
 
 def test_context_manager_starts_and_stops():
@@ -318,7 +318,7 @@ def test_a_store_can_be_supplied():
 def _fork_report(watcher: Watcher) -> dict[str, Any]:
     """What a forked child sees of ``watcher``."""
     status = watcher.status()
-    thread = watcher._thread
+    thread = watcher._poller.thread
     return {
         "child_pid": status.process.pid if status.process else -1,
         "collections": status.watcher.collections,

@@ -34,12 +34,13 @@ from memwatch.models import (
     LeakReport,
     Profile,
     Status,
-    WatcherInfo,
 )
+from memwatch.polling import PollingThread
 from memwatch.probes import Probe, make_probe
-from memwatch.process import AllocatedBlocks, collect_fully, process_info
+from memwatch.process import AllocatedBlocks, collect_fully
 from memwatch.profiles import Profiler
 from memwatch.reports import LatestReports
+from memwatch.status import StatusSources, assemble_status
 from memwatch.store import MemoryProfileStore, ProfileStore
 
 if TYPE_CHECKING:
@@ -129,10 +130,17 @@ class Watcher:
             self._profiler, cooldown=capture_cooldown, on_error=self._errors.note, clock=clock
         )
         self._lifecycle = threading.Lock()
-        self._stop_event = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = PollingThread(self.poll, name="memwatch-watcher", period=_POLL_SECONDS)
         self._listeners = Listeners()
-        self._allocated_blocks = AllocatedBlocks()
+        self._status_sources = StatusSources(
+            collector=self._collector,
+            detector=self._detector,
+            probe=self._probe,
+            reports=self._reports,
+            errors=self._errors,
+            allocated_blocks=AllocatedBlocks(),
+            sample_interval=sample_interval,
+        )
         reset_after_fork(self, Watcher._after_fork_in_child)
 
     @classmethod
@@ -205,22 +213,15 @@ class Watcher:
         """Install the gc callback and start the polling thread. Idempotent."""
         with self._lifecycle:
             self._collector.install()
-            if self.background and (self._thread is None or not self._thread.is_alive()):
-                self._stop_event = threading.Event()
-                self._thread = threading.Thread(
-                    target=self._run, name="memwatch-watcher", daemon=True
-                )
-                self._thread.start()
+            if self.background:
+                self._poller.start()
         return self
 
     def stop(self) -> None:
         """Remove the gc callback and stop the polling thread. Idempotent."""
         with self._lifecycle:
             self._collector.uninstall()
-            thread, self._thread = self._thread, None
-            self._stop_event.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5.0)
+        self._poller.stop()
 
     def __enter__(self) -> Watcher:  # noqa: PYI034 - Self needs Python 3.11
         """Start watching."""
@@ -246,15 +247,8 @@ class Watcher:
         self._errors.reset()
         self._listeners.after_fork_in_child()
         self._reports.reset()
-        was_polling = self._thread is not None
-        self._thread = None
-        if was_polling and self._collector.installed:
+        if self._poller.forget() and self._collector.installed:
             self.start()
-
-    def _run(self) -> None:
-        stop = self._stop_event
-        while not stop.wait(_POLL_SECONDS):
-            self.poll()
 
     # -- the polling step ----------------------------------------------------
 
@@ -304,33 +298,9 @@ class Watcher:
     def status(self) -> Status:
         """This process's status: the latest events, the latest diff, and who answered.
 
-        Errors show as :func:`~memwatch.errors.describe_error` gives them: where,
-        and the exception's type; their messages are in the ``memwatch`` log only.
+        Assembled by :func:`memwatch.status.assemble_status`; errors show by type only.
         """
-        collector = self._collector
-        last_event, last_gc, last_leak, last_diff = self._reports.snapshot()
-        errors = self._errors.count + collector.errors
-        last_error = collector.last_error or self._errors.last
-        return Status(
-            last_event=last_event,
-            last_gc=last_gc,
-            last_leak=last_leak,
-            last_diff=last_diff,
-            process=process_info(),
-            watcher=WatcherInfo(
-                running=self.running,
-                mode=self._detector.mode,
-                probe=self._probe.name,
-                sample_interval=self.sample_interval,
-                collections=collector.collections,
-                samples=collector.samples,
-                heap_bytes=collector.last_heap_bytes,
-                allocated_blocks=self._allocated_blocks(),
-                errors=errors,
-                last_error=last_error,
-                gc_callbacks=Collector.installed_anywhere(),
-            ),
-        )
+        return assemble_status(self._status_sources)
 
     def force_gc(self) -> GCResult:
         """Run a full collection now, take a sample after it, and return the stats.
