@@ -123,7 +123,7 @@ def test_prometheus_collector_registers_on_the_services_registry(store: SQLiteSt
 
 
 def test_opentelemetry_instruments_report_every_live_worker(store: SQLiteStore) -> None:
-    """Through the SDK's in-memory reader: memwatch.* names, semconv units, process.pid on points."""
+    """Through the SDK's in-memory reader: memwatch.* names, semconv units, process.pid each."""
     sdk_metrics = pytest.importorskip("opentelemetry.sdk.metrics", reason="needs opentelemetry-sdk")
     export = importlib.import_module("opentelemetry.sdk.metrics.export")
     from memwatch.otel import register_instruments  # noqa: PLC0415 - needs the extra
