@@ -7,11 +7,12 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import pytest
 
 from memwatch.extras import MissingExtraError
-from memwatch.fleet import live_worker_figures
 from memwatch.models import Profile
+from memwatch.store import MemoryStore
 from memwatch.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def store(tmp_path: Path) -> SQLiteStore:
 
 def test_figures_come_from_live_workers_stored_status(store: SQLiteStore) -> None:
     """Each live worker's figures come from its status in base units; gone workers are left out."""
-    figures = {f.pid: f for f in live_worker_figures(store)}
+    figures = {f.pid: f for f in store.live_figures()}
     assert set(figures) == {os.getpid(), os.getppid()}
     mine, parents = figures[os.getpid()], figures[os.getppid()]
     assert (mine.heap_bytes, mine.baseline_bytes, mine.usage_trend_ratio) == (
@@ -105,6 +106,38 @@ def test_prometheus_exposition_names_every_live_worker_by_pid(store: SQLiteStore
         (s.labels["pid"], s.labels["state"]): s.value for s in families["memwatch_profiles"].samples
     }
     assert running[(str(os.getpid()), "complete")] == 2.0
+
+
+def test_the_memory_store_gives_the_same_figures(store: SQLiteStore) -> None:
+    """A single process's memory store reports the same figures for the same statuses."""
+    memory = MemoryStore()
+    for record in store.workers():
+        memory.record_worker(record.pid, record.status)
+    for profile in store.list():
+        memory.put(profile)
+
+    def comparable(figures: list[Any]) -> list[Any]:
+        return [attrs.evolve(f, started=0, last_seen=0) for f in figures]
+
+    assert comparable(memory.live_figures()) == comparable(store.live_figures())
+
+
+def test_the_written_exposition_equals_the_collectors(store: SQLiteStore) -> None:
+    """render_metrics' own text parses to exactly the collector's families through a registry."""
+    prometheus_client = pytest.importorskip(
+        "prometheus_client", reason="needs memwatch[prometheus]"
+    )
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    from memwatch.prometheus import MemwatchCollector, render_metrics  # noqa: PLC0415
+
+    registry = prometheus_client.CollectorRegistry()
+    registry.register(MemwatchCollector(store))
+    through_registry = prometheus_client.generate_latest(registry).decode()
+    written = render_metrics(store).decode()
+    assert list(text_string_to_metric_families(written)) == list(
+        text_string_to_metric_families(through_registry)
+    )
 
 
 def test_prometheus_collector_registers_on_the_services_registry(store: SQLiteStore) -> None:

@@ -3,7 +3,7 @@
 :func:`register_instruments` creates observable instruments on a meter of the
 given (or the global) meter provider; the SDK and its exporter are the
 service's choice. Like :mod:`memwatch.prometheus` they read the workers table
-(:mod:`memwatch.fleet`), so any one worker reports every live worker, each
+(:mod:`memwatch.store.figures`), so any one worker reports every live worker, each
 data point carrying ``process.pid``.
 
 Names are ``memwatch.*`` and units follow the semantic conventions' UCUM
@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from memwatch.extras import require
-from memwatch.fleet import PROFILE_STATES, live_worker_figures
+from memwatch.store.figures import PROFILE_STATES
 
 require("opentelemetry.metrics", "otel")
 
@@ -27,8 +27,8 @@ from opentelemetry import metrics  # noqa: E402 - after the guard
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from memwatch.fleet import WorkerFigures
     from memwatch.store import WorkerStore
+    from memwatch.store.figures import WorkerFigures
 
 __all__ = ["METER_NAME", "register_instruments"]
 
@@ -101,7 +101,7 @@ class _Figures:
         with self._lock:
             now = time.monotonic()
             if now - self._read_at >= _FIGURES_MAX_AGE:
-                self._figures = live_worker_figures(self._store)
+                self._figures = self._store.live_figures()
                 self._read_at = now
             return self._figures
 

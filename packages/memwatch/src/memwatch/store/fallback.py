@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from memwatch.models import Profile
+    from memwatch.store.figures import WorkerFigures
     from memwatch.store.protocol import ProfileSummary, Store, WorkerRecord
 
 __all__ = ["FallbackStore"]
@@ -115,6 +116,10 @@ class FallbackStore:
     def workers(self) -> builtins.list[WorkerRecord]:
         """Every worker the store knows."""
         return self._call(lambda store: store.workers())
+
+    def live_figures(self) -> builtins.list[WorkerFigures]:
+        """The metrics figures of every live worker."""
+        return self._call(lambda store: store.live_figures())
 
     def worker(self, pid: int) -> WorkerRecord | None:
         """The record of worker ``pid``, or ``None``."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from memwatch.store.figures import WorkerFigures, figures_from_status, make_figures
 from memwatch.store.processes import is_alive, process_identity
 from memwatch.store.protocol import WORKER_EXITED, ProfileSummary, WorkerRecord
 
@@ -107,6 +108,7 @@ class MemoryWorkerStore:
         self._workers_lock = threading.Lock()
         self._workers: dict[int, WorkerRecord] = {}
         self._starts: dict[int, int] = {}
+        self._figures: dict[int, tuple[float | None, ...]] = {}
         self._end_requests: OrderedDict[str, int] = OrderedDict()
 
     def summaries(self) -> list[ProfileSummary]:
@@ -129,6 +131,7 @@ class MemoryWorkerStore:
             if known is None or known.exited:
                 self._starts[pid] = process_identity(pid).start_ticks
             self._workers[pid] = WorkerRecord(pid, started, now, exited=False, status=dict(status))
+            self._figures[pid] = figures_from_status(status)
 
     def worker_exited(self, pid: int) -> None:
         """Mark worker ``pid`` exited and fail its running profiles."""
@@ -154,6 +157,27 @@ class MemoryWorkerStore:
             self.worker_exited(pid)
         with self._workers_lock:
             return [self._workers[pid] for pid in sorted(self._workers)]
+
+    def live_figures(self) -> list[WorkerFigures]:
+        """The metrics figures of every live worker, by pid."""
+        counts: dict[int, dict[str, int]] = {}
+        for (pid, state), count in self.profile_counts().items():
+            counts.setdefault(pid, {})[state] = count
+        live = []
+        for record in self.workers():
+            if not record.exited:
+                with self._workers_lock:
+                    figures = self._figures.get(record.pid, ())
+                live.append(
+                    make_figures(
+                        record.pid,
+                        record.started.timestamp(),
+                        record.last_seen.timestamp(),
+                        figures,
+                        counts.get(record.pid),
+                    )
+                )
+        return live
 
     def worker(self, pid: int) -> WorkerRecord | None:
         """The record of worker ``pid``, or ``None``."""

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from memwatch.models import Profile
+    from memwatch.store.figures import WorkerFigures
 
 __all__ = [
     "WORKER_EXITED",
@@ -166,6 +167,9 @@ class WorkerStore(Protocol):
 
     def worker(self, pid: int) -> WorkerRecord | None:
         """The record of worker ``pid``, or ``None``."""
+
+    def live_figures(self) -> list[WorkerFigures]:
+        """The metrics figures of every live worker, by pid (cheap: read at every scrape)."""
 
     def request_end(self, profile_id: str, owner: int) -> None:
         """Ask worker ``owner`` to end its profile ``profile_id`` (it polls for requests)."""

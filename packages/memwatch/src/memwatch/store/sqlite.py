@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import sqlite3
 import threading
@@ -42,6 +41,8 @@ from memwatch.store.sqlite_db import describe_error, open_database
 if TYPE_CHECKING:
     import builtins
     from collections.abc import Callable, Iterator, Mapping
+
+    from memwatch.store.figures import WorkerFigures
 
 __all__ = ["FILE_NAME", "SQLiteStore"]
 
@@ -267,9 +268,8 @@ class SQLiteStore:
 
     def record_worker(self, pid: int, status: Mapping[str, Any]) -> None:
         """Store worker ``pid``'s latest status; prune exited workers beyond the bounds."""
-        body = json.dumps(status, separators=(",", ":")).encode()
         with self._session(write=True) as db:
-            sqlite_workers.record(db, pid, body, self._clock())
+            sqlite_workers.record(db, pid, status, self._clock())
             sqlite_workers.prune(db, self._clock(), self.max_exited_workers, self.exited_worker_age)
 
     def worker_exited(self, pid: int) -> None:
@@ -286,6 +286,15 @@ class SQLiteStore:
                 sqlite_workers.mark_exited(db, gone, self._clock())
         with self._session() as db:
             return sqlite_workers.read_all(db)
+
+    def live_figures(self) -> builtins.list[WorkerFigures]:
+        """The metrics figures of every live worker, by pid, read from columns (no JSON)."""
+        with self._session() as db:
+            live, gone = sqlite_workers.live_figures(db)
+        if gone:
+            with self._session(write=True) as db:
+                sqlite_workers.mark_exited(db, gone, self._clock())
+        return live
 
     def worker(self, pid: int) -> WorkerRecord | None:
         """The record of worker ``pid``, or ``None``."""

@@ -15,46 +15,65 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from memwatch.converter import dumps, loads
 from memwatch.models import Profile
-from memwatch.store.processes import is_alive, process_identity
+from memwatch.store.figures import FIGURE_NAMES, WorkerFigures, figures_from_status, make_figures
+from memwatch.store.processes import exists, is_alive, process_identity
 from memwatch.store.protocol import WORKER_EXITED, WorkerRecord
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
-__all__ = ["alive", "find_gone", "mark_exited", "prune", "read_all", "read_one", "record"]
+__all__ = [
+    "alive",
+    "find_gone",
+    "live_figures",
+    "mark_exited",
+    "prune",
+    "read_all",
+    "read_one",
+    "record",
+]
 
 
 def _utc(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
 
 
-def record(db: sqlite3.Connection, pid: int, status: bytes, now: float) -> None:
-    """Write worker ``pid``'s status; a new process under a known pid starts a new row.
+_FIGURES = ", ".join(FIGURE_NAMES)
+_SET_FIGURES = ", ".join(f"{name} = ?" for name in FIGURE_NAMES)
+_FIGURE_MARKS = ", ".join("?" for _ in FIGURE_NAMES)
+
+
+def record(db: sqlite3.Connection, pid: int, status: Mapping[str, Any], now: float) -> None:
+    """Write worker ``pid``'s status and its figures; a new process under a known pid starts anew.
 
     A row whose start time differs from the process now holding the pid belonged
     to a process that is gone: its running profiles fail first.
     """
+    body = json.dumps(status, separators=(",", ":")).encode()
+    figures = figures_from_status(status)
     ticks = process_identity(pid).start_ticks
     row = db.execute("SELECT start_ticks FROM workers WHERE pid = ?", (pid,)).fetchone()
     if row is not None and row[0] == ticks:
         db.execute(
-            "UPDATE workers SET last_seen = ?, status = ?, exited = 0 WHERE pid = ?",
-            (now, status, pid),
+            f"UPDATE workers SET last_seen = ?, status = ?, exited = 0, {_SET_FIGURES} "  # noqa: S608 - constant names
+            "WHERE pid = ?",
+            (now, body, *figures, pid),
         )
         return
     if row is not None and row[0] and ticks:
         _fail_running(db, [pid], now)
     db.execute(
-        "INSERT OR REPLACE INTO workers (pid, start_ticks, started, last_seen, exited, status) "
-        "VALUES (?, ?, ?, ?, 0, ?)",
-        (pid, ticks, now, now, status),
+        "INSERT OR REPLACE INTO workers "  # noqa: S608 - constant names
+        f"(pid, start_ticks, started, last_seen, exited, status, {_FIGURES}) "
+        f"VALUES (?, ?, ?, ?, 0, ?, {_FIGURE_MARKS})",
+        (pid, ticks, now, now, body, *figures),
     )
 
 
@@ -138,3 +157,27 @@ def alive(db: sqlite3.Connection, pid: int) -> bool:
         return is_alive(pid)
     ticks, exited = row
     return not exited and is_alive(pid, ticks)
+
+
+def live_figures(db: sqlite3.Connection) -> tuple[list[WorkerFigures], list[int]]:
+    """The figures of every live worker, from the columns alone; and the pids found gone.
+
+    Liveness here is :func:`~memwatch.store.processes.exists` (a scrape runs this
+    for every worker): a reused pid or a zombie is caught by the next status write.
+    """
+    rows = db.execute(
+        f"SELECT pid, start_ticks, started, last_seen, {_FIGURES} FROM workers "  # noqa: S608 - constant
+        "WHERE exited = 0 ORDER BY pid"
+    ).fetchall()
+    counts: dict[int, dict[str, int]] = {}
+    for pid, state, count in db.execute(
+        "SELECT pid, state, COUNT(*) FROM profiles GROUP BY pid, state"
+    ):
+        counts.setdefault(pid, {})[state] = count
+    live, gone = [], []
+    for pid, _ticks, started, last_seen, *figures in rows:
+        if exists(pid):
+            live.append(make_figures(pid, started, last_seen, figures, counts.get(pid)))
+        else:
+            gone.append(pid)
+    return live, gone
