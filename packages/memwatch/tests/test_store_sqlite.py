@@ -18,6 +18,7 @@ from memwatch.converter import dumps
 from memwatch.models import Profile
 from memwatch.store import (
     WORKER_EXITED,
+    HandOver,
     MemoryProfileStore,
     ProfileStore,
     Store,
@@ -266,20 +267,33 @@ def test_a_reused_pid_starts_a_new_worker_and_fails_the_old_ones_profiles(tmp_pa
     assert store.get("before").state == "failed"  # type: ignore[union-attr]
 
 
-def test_end_requests_go_to_their_owner_and_vanish_with_the_profile(tmp_path: Path) -> None:
-    """An end request is listed for its owner only, dropped when handled or the profile ends."""
-    store = SQLiteStore(tmp_path)
+def test_requests_go_to_their_owner_and_vanish_when_moot(tmp_path: Path) -> None:
+    """A request is listed for its owner only; handled, ended, deleted or orphaned, it goes."""
+    clock = Clock()
+    store = SQLiteStore(tmp_path, clock=clock)
+    me = os.getpid()
     for name in ("a", "b", "c"):
-        store.put(make_profile(name, "running", pid=os.getpid()))
-    store.request_end("a", owner=os.getpid())
-    store.request_end("b", owner=os.getpid())
-    store.request_end("c", owner=1)
-    assert store.end_requests(os.getpid()) == ["a", "b"]
-    store.drop_end_request("a")
-    store.put(make_profile("b", pid=os.getpid()))
-    assert store.end_requests(os.getpid()) == []
+        store.put(make_profile(name, "running", pid=me))
+    store.hand_over(HandOver("end", "a", me))
+    store.hand_over(HandOver("end", "b", me))
+    store.hand_over(HandOver("start", "new", me))
+    store.hand_over(HandOver("end", "c", 1))
+    assert store.requests_for(me) == [
+        HandOver("end", "a", me),
+        HandOver("end", "b", me),
+        HandOver("start", "new", me),
+    ]
+    store.drop_request("a")
+    store.put(make_profile("b", pid=me))  # ended: its end request is moot
+    assert store.requests_for(me) == [HandOver("start", "new", me)]
     store.delete("c")
-    assert store.end_requests(1) == []
+    assert store.requests_for(1) == []
+    store.hand_over(HandOver("start", "gone", GONE_PID))
+    store.worker_exited(GONE_PID)
+    assert store.requests_for(GONE_PID) == []
+    clock.now += 301
+    store.put(make_profile("later"))
+    assert store.requests_for(me) == []
 
 
 def test_exited_workers_are_pruned_by_count_and_age(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from memwatch.store.memory import MemoryProfileStore, MemoryStore, MemoryWorkerStore
 from memwatch.store.protocol import (
     WORKER_EXITED,
+    HandOver,
     ProfileStore,
     ProfileSummary,
     Store,
@@ -27,6 +28,7 @@ from memwatch.store.protocol import (
 
 __all__ = [
     "WORKER_EXITED",
+    "HandOver",
     "MemoryProfileStore",
     "MemoryStore",
     "MemoryWorkerStore",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from memwatch.models import Profile
     from memwatch.store.figures import WorkerFigures
-    from memwatch.store.protocol import ProfileSummary, Store, WorkerRecord
+    from memwatch.store.protocol import HandOver, ProfileSummary, Store, WorkerRecord
 
 __all__ = ["FallbackStore"]
 
@@ -125,18 +125,18 @@ class FallbackStore:
         """The record of worker ``pid``, or ``None``."""
         return self._call(lambda store: store.worker(pid))
 
-    def request_end(self, profile_id: str, owner: int) -> None:
-        """Ask worker ``owner`` to end ``profile_id``."""
-        self._call(lambda store: store.request_end(profile_id, owner))
+    def hand_over(self, request: HandOver) -> None:
+        """Leave ``request`` for its owner."""
+        self._call(lambda store: store.hand_over(request))
 
-    def end_requests(self, owner: int) -> builtins.list[str]:
-        """The ids ``owner`` was asked to end."""
-        return self._call(lambda store: store.end_requests(owner))
+    def requests_for(self, owner: int) -> builtins.list[HandOver]:
+        """The requests left for ``owner``."""
+        return self._call(lambda store: store.requests_for(owner))
 
-    def drop_end_request(self, profile_id: str) -> None:
-        """Forget the end request for ``profile_id``."""
-        self._call(lambda store: store.drop_end_request(profile_id))
+    def drop_request(self, profile_id: str) -> None:
+        """Forget the request about ``profile_id``."""
+        self._call(lambda store: store.drop_request(profile_id))
 
     def owner_alive(self, pid: int) -> bool:
-        """True while worker ``pid`` can act on an end request."""
+        """True while worker ``pid`` can act on a request."""
         return self._call(lambda store: store.owner_alive(pid))

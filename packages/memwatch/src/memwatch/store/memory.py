@@ -15,7 +15,7 @@ import attrs
 
 from memwatch.store.figures import WorkerFigures, figures_from_status, make_figures
 from memwatch.store.processes import is_alive, process_identity
-from memwatch.store.protocol import WORKER_EXITED, ProfileSummary, WorkerRecord
+from memwatch.store.protocol import WORKER_EXITED, HandOver, ProfileSummary, WorkerRecord
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -97,7 +97,7 @@ class MemoryWorkerStore:
     """The workers of one process's store: that process, and any it heard of in-process.
 
     Its listing and counts read the profile store it is given. ``shared`` is
-    False: no other process reads it, so no end request ever waits here.
+    False: no other process reads it, so no request ever waits here.
     """
 
     shared = False
@@ -109,7 +109,7 @@ class MemoryWorkerStore:
         self._workers: dict[int, WorkerRecord] = {}
         self._starts: dict[int, int] = {}
         self._figures: dict[int, tuple[float | None, ...]] = {}
-        self._end_requests: OrderedDict[str, int] = OrderedDict()
+        self._requests: OrderedDict[str, HandOver] = OrderedDict()
 
     def summaries(self) -> list[ProfileSummary]:
         """Every stored profile's listing line, oldest first."""
@@ -184,20 +184,20 @@ class MemoryWorkerStore:
         with self._workers_lock:
             return self._workers.get(pid)
 
-    def request_end(self, profile_id: str, owner: int) -> None:
-        """Note that ``owner`` should end ``profile_id``."""
+    def hand_over(self, request: HandOver) -> None:
+        """Keep ``request`` for its owner."""
         with self._workers_lock:
-            self._end_requests[profile_id] = owner
+            self._requests[request.profile_id] = request
 
-    def end_requests(self, owner: int) -> list[str]:
-        """The ids ``owner`` was asked to end, oldest first."""
+    def requests_for(self, owner: int) -> list[HandOver]:
+        """The requests left for ``owner``, oldest first."""
         with self._workers_lock:
-            return [pid for pid, who in self._end_requests.items() if who == owner]
+            return [r for r in self._requests.values() if r.owner == owner]
 
-    def drop_end_request(self, profile_id: str) -> None:
-        """Forget the end request for ``profile_id``."""
+    def drop_request(self, profile_id: str) -> None:
+        """Forget the request about ``profile_id``."""
         with self._workers_lock:
-            self._end_requests.pop(profile_id, None)
+            self._requests.pop(profile_id, None)
 
     def owner_alive(self, pid: int) -> bool:
         """True while worker ``pid`` is alive and has not said goodbye."""

@@ -5,8 +5,8 @@ Two interfaces, because a third-party profile store need not know about workers:
 - :class:`ProfileStore` keeps profiles (the seed's five operations plus a cheap
   listing and the counts metrics need);
 - :class:`WorkerStore` keeps one row per worker process (its last status, when it
-  was last seen, whether it exited) and the end requests that one worker hands to
-  the worker owning a profile.
+  was last seen, whether it exited) and the requests one worker hands to
+  another: end the profile you own, or start one in your heap.
 
 The in-memory stores (:mod:`memwatch.store.memory`) implement them for one
 process; the SQLite store (:mod:`memwatch.store.sqlite`) implements both for
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "WORKER_EXITED",
+    "HandOver",
     "ProfileStore",
     "ProfileSummary",
     "Store",
@@ -113,6 +114,23 @@ class WorkerRecord:
     status: dict[str, Any] = attrs.Factory(dict)
 
 
+@attrs.frozen
+class HandOver:
+    """A request one worker leaves in the store for the worker that must act on it.
+
+    Attributes:
+        action: ``"end"``: end the running profile ``profile_id`` you own;
+            ``"start"``: start a profile with the id ``profile_id`` in your heap.
+        profile_id: The profile the request is about (for ``"start"``, the id
+            the asking worker chose, so it can wait for that profile to appear).
+        owner: The pid of the worker that must act.
+    """
+
+    action: Literal["start", "end"]
+    profile_id: str
+    owner: int
+
+
 @runtime_checkable
 class ProfileStore(Protocol):
     """Where profiles are kept.
@@ -140,7 +158,7 @@ class ProfileStore(Protocol):
 
 @runtime_checkable
 class WorkerStore(Protocol):
-    """The workers of a host, their last status, and end requests between them.
+    """The workers of a host, their last status, and the requests handed between them.
 
     A worker is named by its pid. ``shared`` is True when other processes read
     and write the same store (then every worker answers for every worker).
@@ -171,17 +189,17 @@ class WorkerStore(Protocol):
     def live_figures(self) -> list[WorkerFigures]:
         """The metrics figures of every live worker, by pid (cheap: read at every scrape)."""
 
-    def request_end(self, profile_id: str, owner: int) -> None:
-        """Ask worker ``owner`` to end its profile ``profile_id`` (it polls for requests)."""
+    def hand_over(self, request: HandOver) -> None:
+        """Leave ``request`` for its owner, which polls for requests about once a second."""
 
-    def end_requests(self, owner: int) -> list[str]:
-        """The ids of the profiles other workers asked ``owner`` to end, oldest first."""
+    def requests_for(self, owner: int) -> list[HandOver]:
+        """The requests other workers left for ``owner``, oldest first."""
 
-    def drop_end_request(self, profile_id: str) -> None:
-        """Forget the end request for ``profile_id`` (it was handled)."""
+    def drop_request(self, profile_id: str) -> None:
+        """Forget the request about ``profile_id`` (it was handled)."""
 
     def owner_alive(self, pid: int) -> bool:
-        """True while worker ``pid`` can still act on an end request."""
+        """True while worker ``pid`` can still act on a request."""
 
 
 @runtime_checkable

@@ -3,7 +3,8 @@
 Each worker process opens the same file (see :mod:`memwatch.store.location`
 for where it lives). Profiles are rows with their listing columns indexed and
 the profile JSON (:mod:`memwatch.converter`) as the body; workers are rows
-with their last status; an end request is a row the owning worker picks up.
+with their last status; a request (end this profile, start one) is a row the
+worker it names picks up.
 
 Retention (defaults): at most 200 profiles, none finished more than 7 days
 ago, at most 64 MiB of profile JSON, the oldest finished going first and a
@@ -35,7 +36,12 @@ from typing import TYPE_CHECKING, Any
 from memwatch.converter import dumps, loads
 from memwatch.models import Profile
 from memwatch.store import sqlite_workers
-from memwatch.store.protocol import ProfileSummary, StoreUnavailableError, WorkerRecord
+from memwatch.store.protocol import (
+    HandOver,
+    ProfileSummary,
+    StoreUnavailableError,
+    WorkerRecord,
+)
 from memwatch.store.sqlite_db import describe_error, open_database
 
 if TYPE_CHECKING:
@@ -50,6 +56,9 @@ FILE_NAME = "memwatch.sqlite3"
 
 _MIB = 1024 * 1024
 _DAY = 86400.0
+
+# A request its owner has not taken in this long is abandoned (the asker stopped waiting).
+_REQUEST_AGE = 300.0
 
 _COLUMNS = "id, pid, state, trigger, started, ended, size, stored, body"
 
@@ -67,7 +76,7 @@ def _from_micros(value: int | None) -> dt.datetime | None:
 
 
 class SQLiteStore:
-    """Profiles, workers and end requests of every process of a host, in one SQLite file.
+    """Profiles, workers and requests of every process of a host, in one SQLite file.
 
     Implements :class:`~memwatch.store.ProfileStore` and
     :class:`~memwatch.store.WorkerStore`. Nothing is opened until first use.
@@ -212,8 +221,9 @@ class SQLiteStore:
                 excess -= size
             db.executemany("DELETE FROM profiles WHERE seq = ?", victims)
         db.execute(
-            "DELETE FROM end_requests WHERE profile_id NOT IN "
-            "(SELECT id FROM profiles WHERE state = 'running')"
+            "DELETE FROM requests WHERE (action = 'end' AND profile_id NOT IN "
+            "(SELECT id FROM profiles WHERE state = 'running')) OR requested < ?",
+            (self._clock() - _REQUEST_AGE,),
         )
 
     def get(self, profile_id: str) -> Profile | None:
@@ -223,10 +233,10 @@ class SQLiteStore:
         return None if row is None else _decode(row[0])
 
     def delete(self, profile_id: str) -> bool:
-        """Remove the profile with that id (and any end request for it)."""
+        """Remove the profile with that id (and any request about it)."""
         with self._session(write=True) as db:
             deleted = db.execute("DELETE FROM profiles WHERE id = ?", (profile_id,)).rowcount
-            db.execute("DELETE FROM end_requests WHERE profile_id = ?", (profile_id,))
+            db.execute("DELETE FROM requests WHERE profile_id = ?", (profile_id,))
         return deleted > 0
 
     def list(self) -> builtins.list[Profile]:
@@ -236,10 +246,10 @@ class SQLiteStore:
         return [_decode(body) for (body,) in rows]
 
     def clear(self) -> None:
-        """Remove every profile and end request of every worker."""
+        """Remove every profile and request of every worker."""
         with self._session(write=True) as db:
             db.execute("DELETE FROM profiles")
-            db.execute("DELETE FROM end_requests")
+            db.execute("DELETE FROM requests")
 
     def __len__(self) -> int:
         """How many profiles are stored."""
@@ -264,7 +274,7 @@ class SQLiteStore:
             rows = db.execute("SELECT pid, state, COUNT(*) FROM profiles GROUP BY pid, state")
             return {(pid, state): count for pid, state, count in rows}
 
-    # -- workers and end requests ------------------------------------------------
+    # -- workers and requests ----------------------------------------------------
 
     def record_worker(self, pid: int, status: Mapping[str, Any]) -> None:
         """Store worker ``pid``'s latest status; prune exited workers beyond the bounds."""
@@ -310,28 +320,28 @@ class SQLiteStore:
                 sqlite_workers.mark_exited(db, [pid], self._clock())
         return alive
 
-    def request_end(self, profile_id: str, owner: int) -> None:
-        """Ask worker ``owner`` to end its profile ``profile_id``."""
+    def hand_over(self, request: HandOver) -> None:
+        """Leave ``request`` for its owner."""
         with self._session(write=True) as db:
             db.execute(
-                "INSERT OR REPLACE INTO end_requests (profile_id, owner, requested) "
-                "VALUES (?, ?, ?)",
-                (profile_id, owner, self._clock()),
+                "INSERT OR REPLACE INTO requests (profile_id, action, owner, requested) "
+                "VALUES (?, ?, ?, ?)",
+                (request.profile_id, request.action, request.owner, self._clock()),
             )
 
-    def end_requests(self, owner: int) -> builtins.list[str]:
-        """The ids of the profiles ``owner`` was asked to end, oldest first."""
+    def requests_for(self, owner: int) -> builtins.list[HandOver]:
+        """The requests left for ``owner``, oldest first."""
         with self._session() as db:
             rows = db.execute(
-                "SELECT profile_id FROM end_requests WHERE owner = ? ORDER BY requested",
+                "SELECT action, profile_id FROM requests WHERE owner = ? ORDER BY requested",
                 (owner,),
             ).fetchall()
-        return [profile_id for (profile_id,) in rows]
+        return [HandOver(action, profile_id, owner) for action, profile_id in rows]
 
-    def drop_end_request(self, profile_id: str) -> None:
-        """Forget the end request for ``profile_id``."""
+    def drop_request(self, profile_id: str) -> None:
+        """Forget the request about ``profile_id``."""
         with self._session(write=True) as db:
-            db.execute("DELETE FROM end_requests WHERE profile_id = ?", (profile_id,))
+            db.execute("DELETE FROM requests WHERE profile_id = ?", (profile_id,))
 
 
 def _decode(body: bytes) -> Profile:

@@ -71,12 +71,13 @@ _TABLES = (
         memory_headroom_bytes INTEGER
     )""",
     "CREATE INDEX IF NOT EXISTS workers_by_exited ON workers (exited, last_seen)",
-    """CREATE TABLE IF NOT EXISTS end_requests (
+    """CREATE TABLE IF NOT EXISTS requests (
         profile_id TEXT PRIMARY KEY,
+        action TEXT NOT NULL,
         owner INTEGER NOT NULL,
         requested REAL NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS end_requests_by_owner ON end_requests (owner, requested)",
+    "CREATE INDEX IF NOT EXISTS requests_by_owner ON requests (owner, requested)",
 )
 
 # Steps from version N to N + 1, applied in one transaction each. None yet: version 1 is

@@ -93,6 +93,7 @@ def mark_exited(db: sqlite3.Connection, pids: Iterable[int], now: float) -> None
     """Mark the workers exited and fail their running profiles."""
     pids = list(pids)
     db.executemany("UPDATE workers SET exited = 1 WHERE pid = ?", [(pid,) for pid in pids])
+    db.executemany("DELETE FROM requests WHERE owner = ?", [(pid,) for pid in pids])
     _fail_running(db, pids, now)
 
 
@@ -115,7 +116,7 @@ def _fail_running(db: sqlite3.Connection, pids: list[int], now: float) -> None:
                 "WHERE id = ?",
                 (round(now * 1_000_000), len(encoded), now, encoded, profile_id),
             )
-            db.execute("DELETE FROM end_requests WHERE profile_id = ?", (profile_id,))
+            db.execute("DELETE FROM requests WHERE profile_id = ?", (profile_id,))
 
 
 def prune(db: sqlite3.Connection, now: float, keep: int, max_age: float) -> None:
