@@ -24,6 +24,8 @@ __all__ = [
     "MemwatchError",
     "ProfileConflictError",
     "ProfileNotFoundError",
+    "WorkerNotFoundError",
+    "WorkerTimeoutError",
     "describe_error",
     "type_name",
 ]
@@ -70,6 +72,29 @@ class CensusBusyError(MemwatchError):
             f"a heap census or forced collection is already running; retry in {retry_after:g} s"
         )
         self.retry_after = retry_after
+
+
+class WorkerNotFoundError(MemwatchError, LookupError):
+    """No live worker of this host has that pid (HTTP 404)."""
+
+    def __init__(self, pid: int) -> None:
+        """Name the pid that was not found."""
+        super().__init__(f"no live memwatch worker with pid {pid} on this host")
+        self.pid = pid
+
+
+class WorkerTimeoutError(MemwatchError):
+    """The worker a request was handed to did not act on it in time (HTTP 503).
+
+    It may still: the request stays in the store until the worker takes it or
+    it expires, so asking again later finds the result.
+    """
+
+    def __init__(self, pid: int, waited: float) -> None:
+        """Name the worker and how long the request waited."""
+        super().__init__(f"worker {pid} did not act on the request within {waited:g} s")
+        self.pid = pid
+        self.retry_after = max(1.0, round(waited / 2, 1))
 
 
 # -- errors memwatch catches and goes on from ------------------------------------
