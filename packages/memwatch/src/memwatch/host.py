@@ -16,27 +16,33 @@ of every worker read.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from memwatch.errors import (
+    CensusBusyError,
+    MemwatchError,
     ProfileConflictError,
     ProfileNotFoundError,
     WorkerNotFoundError,
     WorkerTimeoutError,
 )
-from memwatch.store import HandOver, new_profile_id
+from memwatch.host_models import WorkerList, worker_from_record
+from memwatch.store import HandOver, MemoryWorkerStore, WorkerStore, new_profile_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from memwatch.models import Profile
-    from memwatch.store import ProfileStore, WorkerStore
+    from memwatch.models import Profile, ProfileSummary
+    from memwatch.profiles import Profiler
+    from memwatch.store import ProfileStore
 
-__all__ = ["HostLink"]
+__all__ = ["HostLink", "acting_for"]
 
 logger = logging.getLogger("memwatch")
 
@@ -54,6 +60,7 @@ class HostLink:
         act: Acts on a request left for this worker; returns False to be asked
             again at the next poll (a census was busy), True once it is handled.
         interval: Seconds between two status writes (the watcher's sample interval).
+        wait_seconds: How long to wait for another worker to act on a request.
         clock: Monotonic clock, in seconds; tests inject one.
     """
 
@@ -65,6 +72,7 @@ class HostLink:
         status: Callable[[], Mapping[str, Any]],
         act: Callable[[HandOver], bool],
         interval: float,
+        wait_seconds: float = 33.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Link this worker to ``workers``; nothing is written until :meth:`poll`."""
@@ -73,9 +81,18 @@ class HostLink:
         self._status = status
         self._act = act
         self.interval = interval
+        self.wait_seconds = wait_seconds
         self._clock = clock
         self._last_write = -float("inf")
         self._lock = threading.Lock()
+        self._polled = False
+        _links.add(self)
+
+    @classmethod
+    def for_store(cls, store: ProfileStore, **options: Any) -> HostLink:
+        """A link over ``store``; a store keeping no workers gets an in-memory table beside it."""
+        workers = store if isinstance(store, WorkerStore) else MemoryWorkerStore(store)
+        return cls(store, workers, **options)
 
     @property
     def shared(self) -> bool:
@@ -95,6 +112,7 @@ class HostLink:
             if due:
                 self._last_write = now
         if due:
+            self._polled = True
             self.workers.record_worker(os.getpid(), self._status())
         if not self.shared:
             return
@@ -112,18 +130,55 @@ class HostLink:
         """Mark this worker exited: its running profiles fail, its finished ones stay readable."""
         self.workers.worker_exited(os.getpid())
 
-    def end_elsewhere(self, profile: Profile, timeout: float) -> Profile:
+    # -- what the API serves about the host ----------------------------------------
+
+    def worker_list(self) -> WorkerList:
+        """Every worker of the host the store knows (``GET /ah/workers``)."""
+        return WorkerList(tuple(worker_from_record(r) for r in self.workers.workers()))
+
+    def status_of(self, pid: int) -> dict[str, Any]:
+        """Worker ``pid``'s last stored status, as it answered it (``?pid=`` on status).
+
+        Raises:
+            WorkerNotFoundError: the store knows no worker with that pid.
+        """
+        record = self.workers.worker(pid)
+        if record is None or not record.status:
+            raise WorkerNotFoundError(pid)
+        return record.status
+
+    def summaries(self) -> list[ProfileSummary]:
+        """Every stored profile's listing line, with its worker's pid."""
+        return self.workers.summaries()
+
+    def metrics(self) -> bytes:
+        """The Prometheus text exposition of every live worker (``GET /ah/metrics``).
+
+        Raises:
+            memwatch.extras.MissingExtraError: prometheus_client is not installed.
+        """
+        from memwatch.prometheus import render_metrics  # noqa: PLC0415 - the optional extra
+
+        return render_metrics(self.workers)
+
+    def end_elsewhere(self, profile: Profile, timeout: float | None = None) -> Profile:
         """Have the worker owning ``profile`` end it, and wait for the result.
 
         Raises:
+            ProfileConflictError: the profile is not running.
             ProfileNotFoundError: the profile was deleted while waiting.
-            WorkerTimeoutError: the owner did not end it within ``timeout`` seconds.
+            WorkerTimeoutError: the owner did not end it within ``timeout`` seconds
+                (default :attr:`wait_seconds`).
         """
+        if profile.state != "running":
+            raise ProfileConflictError(
+                f"profile {profile.id} is {profile.state}, not running", profile.id
+            )
         if self.workers.owner_alive(profile.pid):
             self.workers.hand_over(HandOver("end", profile.id, profile.pid))
         return self._wait(
             profile.pid,
-            timeout,
+            self.wait_seconds if timeout is None else timeout,
             lambda: self._ended(profile.id, profile.pid),
         )
 
@@ -137,15 +192,16 @@ class HostLink:
             self.workers.worker_exited(owner)  # fails its running profiles, this one included
         return None
 
-    def start_elsewhere(self, pid: int, timeout: float) -> Profile:
+    def start_elsewhere(self, pid: int, timeout: float | None = None) -> Profile:
         """Have worker ``pid`` start a manual profile, and wait for it to be stored.
 
         Raises:
-            WorkerNotFoundError: no live worker has that pid.
+            WorkerNotFoundError: no live worker of this host has that pid.
             ProfileConflictError: a manual profile is already running in that worker.
-            WorkerTimeoutError: the worker did not start it within ``timeout`` seconds.
+            WorkerTimeoutError: the worker did not start it within ``timeout`` seconds
+                (default :attr:`wait_seconds`).
         """
-        if not self.workers.owner_alive(pid):
+        if not self.shared or not self.workers.owner_alive(pid):
             raise WorkerNotFoundError(pid)
         for line in self.workers.summaries():
             if line.pid == pid and line.state == "running" and line.trigger == "manual":
@@ -164,7 +220,7 @@ class HostLink:
                 raise WorkerNotFoundError(pid)
             return found
 
-        return self._wait(pid, timeout, started)
+        return self._wait(pid, self.wait_seconds if timeout is None else timeout, started)
 
     def _wait(self, pid: int, timeout: float, done: Callable[[], Profile | None]) -> Profile:
         deadline = time.monotonic() + timeout
@@ -175,3 +231,49 @@ class HostLink:
             if time.monotonic() >= deadline:
                 raise WorkerTimeoutError(pid, timeout)
             time.sleep(_WAIT_STEP)
+
+
+def acting_for(
+    profiler: Profiler, note_error: Callable[[BaseException, str], object]
+) -> Callable[[HandOver], bool]:
+    """How a worker acts on a request left for it: start or end the profile with ``profiler``.
+
+    The function returns False when a census was busy (ask again at the next
+    poll) and True otherwise; a request made moot meanwhile (the profile ended
+    or was deleted, a manual profile runs here already) is dropped.
+    """
+
+    def act(request: HandOver) -> bool:
+        try:
+            if request.action == "start":
+                profiler.start("manual", profile_id=request.profile_id)
+            else:
+                profiler.end(request.profile_id)
+        except CensusBusyError:
+            return False
+        except MemwatchError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a failed census is noted; the asker sees it
+            note_error(exc, "handed-over profile")
+        return True
+
+    return act
+
+
+# -- goodbye at exit -----------------------------------------------------------------
+
+_links: weakref.WeakSet[HostLink] = weakref.WeakSet()
+
+
+def _goodbye_at_exit() -> None:
+    """Mark this process's workers exited as it ends (gunicorn recycling a worker, a deploy)."""
+    for link in list(_links):
+        if not link._polled:  # noqa: SLF001 - the module owns its links' exit
+            continue
+        try:
+            link.goodbye()
+        except Exception:
+            logger.debug("memwatch: marking pid %d exited failed", os.getpid(), exc_info=True)
+
+
+atexit.register(_goodbye_at_exit)

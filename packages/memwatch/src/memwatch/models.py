@@ -44,8 +44,10 @@ __all__ = [
     "ProfileIdList",
     "ProfileList",
     "ProfileState",
+    "ProfileSummary",
     "ProfileTrigger",
     "Status",
+    "StoreInfo",
     "WatcherInfo",
     "encodable",
 ]
@@ -265,6 +267,7 @@ class WatcherInfo:
         last_error: The latest such error, as ``"Type: message"``; ``""`` if none.
         gc_callbacks: memwatch callbacks now in ``gc.callbacks``, this watcher's and any
             other's: 1 while one watcher runs, and more means a duplicate registration.
+        leak_events: Leak events reported since the watcher started (a counter for metrics).
     """
 
     running: bool = False
@@ -278,6 +281,23 @@ class WatcherInfo:
     errors: int = 0
     last_error: str = ""
     gc_callbacks: int = 0
+    leak_events: int = 0
+
+
+@attrs.frozen(field_transformer=_encodable_strings)
+class StoreInfo:
+    """Where this process keeps its profiles (docs/workers.md).
+
+    Attributes:
+        kind: ``"memory"`` (this process only) or ``"sqlite"`` (every worker of the host).
+        shared: True while other workers read and write the same store.
+        fallback: Why the SQLite store fell back to memory (``"database locked"``, ...);
+            ``""`` when it did not.
+    """
+
+    kind: Literal["memory", "sqlite"] = "memory"
+    shared: bool = False
+    fallback: str = ""
 
 
 @attrs.frozen(field_transformer=_encodable_strings)
@@ -290,6 +310,7 @@ class Status:
     last_diff: HeapDiffReport = _json("lastDiff", factory=HeapDiffReport)
     process: ProcessInfo | None = None
     watcher: WatcherInfo = attrs.Factory(WatcherInfo)
+    store: StoreInfo = attrs.Factory(StoreInfo)
 
 
 @attrs.frozen(field_transformer=_encodable_strings)
@@ -320,10 +341,23 @@ class Profile:
 
 
 @attrs.frozen(field_transformer=_encodable_strings)
+class ProfileSummary:
+    """A profile's listing line: who it belongs to and how it stands, without its diff."""
+
+    id: str
+    pid: int
+    state: ProfileState
+    trigger: ProfileTrigger
+    started: dt.datetime | None
+    ended: dt.datetime | None
+
+
+@attrs.frozen(field_transformer=_encodable_strings)
 class ProfileIdList:
-    """``GET /ah/memory``: the ids of the stored profiles, oldest first."""
+    """``GET /ah/memory``: the ids, oldest first, and the lines naming each one's worker (pid)."""
 
     memory_profiles: tuple[str, ...] = _json("memoryProfiles", default=())
+    profiles: tuple[ProfileSummary, ...] = ()
 
 
 @attrs.frozen(field_transformer=_encodable_strings)

@@ -150,8 +150,11 @@ class Profiler:
         found = [self._store.get(pid) for pid in ids]
         return [p for p in found if p is not None and (trigger is None or p.trigger == trigger)]
 
-    def start(self, trigger: ProfileTrigger = "manual") -> Profile:
+    def start(self, trigger: ProfileTrigger = "manual", profile_id: str | None = None) -> Profile:
         """Take a baseline census and store a running profile.
+
+        ``profile_id`` is the id another worker chose when it handed the start
+        over (:mod:`memwatch.host`); a new one otherwise.
 
         Raises:
             ProfileConflictError: a manual profile is already running (manual trigger only).
@@ -167,7 +170,7 @@ class Profiler:
                     )
             baseline = self._census()
             profile = Profile(
-                id=new_profile_id(),
+                id=profile_id or new_profile_id(),
                 state="running",
                 trigger=trigger,
                 started=baseline.taken_at,
@@ -264,11 +267,33 @@ class Profiler:
         if not self._store.delete(profile_id):
             raise ProfileNotFoundError(profile_id)
 
+    def use_store(self, store: ProfileStore) -> None:
+        """Keep profiles in ``store`` from now on (a forked child joining its workers' store)."""
+        self._store = store
+
+    def forget_vanished(self) -> None:
+        """Free the baselines of running profiles that are no longer stored.
+
+        Another worker may delete a profile this one is running; the baseline
+        (8 bytes an object) must not stay behind.
+        """
+        with self._state_lock:
+            ids = list(self._baselines)
+        for profile_id in ids:
+            if self._store.get(profile_id) is None:
+                with self._state_lock:
+                    self._baselines.pop(profile_id, None)
+
     def reset(self) -> None:
-        """Forget every profile and baseline (a forked child starts with none)."""
+        """Forget every baseline, and every profile unless other workers share the store.
+
+        A forked child starts with no profiles of its own: an in-memory store
+        copied from the parent is emptied; a shared one holds its siblings'.
+        """
         with self._state_lock:
             self._baselines.clear()
-        self._store.clear()
+        if not getattr(self._store, "shared", False):
+            self._store.clear()
         # A lock held by a parent thread at fork time stays held in the child forever.
         self.single_flight.reset()
         self._state_lock = threading.Lock()

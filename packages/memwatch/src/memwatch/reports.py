@@ -58,6 +58,7 @@ class LatestReports:
         self.last_gc = GCStats()
         self.last_leak = LeakReport()
         self.last_diff = HeapDiffReport()
+        self.leak_events = 0
         self._last_fed = float("-inf")
 
     def _wall(self, mono: float) -> dt.datetime:
@@ -114,6 +115,7 @@ class LatestReports:
             reason=finding.reason,
         )
         self.last_event = "leak"
+        self.leak_events += 1
         logger.warning("memwatch: leak detected in pid %d: %s", os.getpid(), finding.reason)
         return self.last_leak
 

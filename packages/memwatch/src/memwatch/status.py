@@ -18,6 +18,7 @@ from memwatch.models import Status, WatcherInfo
 from memwatch.probes import Probe
 from memwatch.process import AllocatedBlocks, process_info
 from memwatch.reports import LatestReports
+from memwatch.store.location import describe_store
 
 __all__ = ["StatusSources", "assemble_status"]
 
@@ -33,6 +34,7 @@ class StatusSources:
     errors: ErrorLog
     allocated_blocks: AllocatedBlocks
     sample_interval: float
+    store: object = None
 
 
 def assemble_status(sources: StatusSources) -> Status:
@@ -61,5 +63,7 @@ def assemble_status(sources: StatusSources) -> Status:
             errors=sources.errors.count + collector.errors,
             last_error=collector.last_error or sources.errors.last,
             gc_callbacks=Collector.installed_anywhere(),
+            leak_events=sources.reports.leak_events,
         ),
+        store=describe_store(sources.store),
     )

@@ -21,12 +21,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+import attrs
+
 from memwatch.capture import AutoCapture
 from memwatch.collector import Collector
 from memwatch.config import watcher_options
+from memwatch.converter import converter
 from memwatch.detector import Detector, LeakFinding, make_detector
 from memwatch.errors import ErrorLog, MemwatchError
 from memwatch.forks import reset_after_fork
+from memwatch.host import HostLink, acting_for
 from memwatch.listeners import Listeners
 from memwatch.models import (
     GCResult,
@@ -41,11 +45,13 @@ from memwatch.process import AllocatedBlocks, collect_fully
 from memwatch.profiles import Profiler
 from memwatch.reports import LatestReports
 from memwatch.status import StatusSources, assemble_status
-from memwatch.store import MemoryProfileStore, ProfileStore
+from memwatch.store.location import choose_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import TracebackType
+
+    from memwatch.store import ProfileStore
 
 __all__ = ["Watcher", "default_watcher"]
 
@@ -67,7 +73,10 @@ class Watcher:
         probe: A probe name for :func:`memwatch.probes.make_probe` or a probe object.
         sample_interval: Seconds between heap samples outside full collections;
             also the time-based fallback when the process does not collect.
-        store: Where profiles are kept (default: 20 in memory).
+        store: Where profiles are kept. By default the store for where this process
+            runs (:func:`memwatch.store.location.choose_store`): in memory for one
+            process, the host's SQLite store for a worker of gunicorn or uvicorn;
+            chosen again in a forked child.
         auto_capture: Start a profile automatically when a leak is reported.
         capture_seconds: An auto-captured profile ends after this long, or at the
             next leak event, whichever comes first.
@@ -117,8 +126,10 @@ class Watcher:
         self._reports = LatestReports(clock)
         # Built before the watcher registers its own fork reset: theirs run first in a child.
         self._collector = Collector(probe=self._probe, sample_interval=sample_interval, clock=clock)
+        self._store_chosen = store is None
+        self._store = store if store is not None else choose_store()
         self._profiler = Profiler(
-            store if store is not None else MemoryProfileStore(),
+            self._store,
             record_diff=self._reports.record_diff,
             pid=os.getpid,
             max_details=max_details,
@@ -140,8 +151,21 @@ class Watcher:
             errors=self._errors,
             allocated_blocks=AllocatedBlocks(),
             sample_interval=sample_interval,
+            store=self._store,
         )
+        self.host = self._link()
         reset_after_fork(self, Watcher._after_fork_in_child)
+
+    def _link(self) -> HostLink:
+        """This worker's link to its host's other workers, through the store."""
+        return HostLink.for_store(
+            self._store,
+            status=lambda: converter.unstructure(self.status()),
+            act=acting_for(self._profiler, self._errors.note),
+            interval=self.sample_interval,
+            wait_seconds=(self._profiler.census_time_budget or 30.0) + 2 * _POLL_SECONDS + 1,
+            clock=self._clock,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Watcher:
@@ -247,6 +271,12 @@ class Watcher:
         self._errors.reset()
         self._listeners.after_fork_in_child()
         self._reports.reset()
+        if self._store_chosen:
+            # A --preload master kept memory; its forked workers join their host's store.
+            self._store = choose_store()
+            self._profiler.use_store(self._store)
+            self._status_sources = attrs.evolve(self._status_sources, store=self._store)
+        self.host = self._link()
         if self._poller.forget() and self._collector.installed:
             self.start()
 
@@ -273,7 +303,16 @@ class Watcher:
             self._capture.tick()
         except Exception as exc:  # noqa: BLE001 - the watcher must never hurt the service
             self._errors.note(exc, "poll")
+        self._poll_host()
         self._log_collector_error()
+
+    def _poll_host(self) -> None:
+        """Write this worker's status (once per interval) and act on requests left for it."""
+        try:
+            self.host.poll()
+            self._profiler.forget_vanished()
+        except Exception as exc:  # noqa: BLE001 - the watcher must never hurt the service
+            self._errors.note(exc, "store")
 
     def _log_collector_error(self) -> None:
         """Log the gc callback's latest exception (the callback itself may not log)."""
@@ -322,13 +361,16 @@ class Watcher:
         self._after_feed(reports, leaks)
         return result
 
-    def start_profile(self) -> Profile:
-        """Start a manual profile: take the baseline census now.
+    def start_profile(self, pid: int | None = None) -> Profile:
+        """Start a manual profile: take the baseline census now, here or in worker ``pid``.
 
         Raises:
-            ProfileConflictError: a manual profile is already running.
+            ProfileConflictError: a manual profile is already running (in that worker).
             CensusBusyError: another census is running right now.
+            WorkerNotFoundError, WorkerTimeoutError: see :meth:`HostLink.start_elsewhere`.
         """
+        if pid is not None and pid != os.getpid():
+            return self.host.start_elsewhere(pid)
         try:
             return self._profiler.start("manual")
         except MemwatchError:
@@ -340,11 +382,18 @@ class Watcher:
     def end_profile(self, profile_id: str) -> Profile:
         """End a running profile: second census, diff, and the status as it stands.
 
+        Another worker's profile is ended by that worker (its baseline lives
+        there): the request is handed over and its result awaited.
+
         Raises:
             ProfileNotFoundError: no stored profile has that id.
             ProfileConflictError: the profile is not running.
             CensusBusyError: another census is running right now.
+            WorkerTimeoutError: the owning worker did not end it in time.
         """
+        stored = self._profiler.get(profile_id)
+        if stored.pid != os.getpid() and self.host.shared:
+            return self.host.end_elsewhere(stored)
         try:
             profile = self._profiler.end(profile_id)
         except MemwatchError:

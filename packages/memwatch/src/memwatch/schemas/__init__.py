@@ -35,6 +35,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "profile_id_list",
     "profile_list",
     "status",
+    "workers",
 )
 """The names :func:`load_schema` accepts, one per response body."""
 

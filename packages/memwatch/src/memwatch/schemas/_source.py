@@ -179,6 +179,36 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         errors=_COUNT,
         last_error=_STRING,
         gc_callbacks=_COUNT,
+        leak_events=_COUNT,
+    ),
+    "StoreInfo": _object(
+        "StoreInfo",
+        "Where this process keeps its profiles: memory, or SQLite shared by the host's workers.",
+        kind={"enum": ["memory", "sqlite"]},
+        shared=_BOOLEAN,
+        fallback=_STRING,
+    ),
+    "ProfileSummary": _object(
+        "ProfileSummary",
+        "A profile's listing line: who it belongs to and how it stands, without its diff.",
+        id=_ref("ProfileId"),
+        pid=_COUNT,
+        state={"enum": ["running", "complete", "failed"]},
+        trigger={"enum": ["manual", "leak"]},
+        started=_ref("Timestamp"),
+        ended=_ref("Timestamp"),
+    ),
+    "Worker": _object(
+        "Worker",
+        "One worker process of the host, as its last stored status describes it.",
+        pid=_COUNT,
+        started=_ref("Timestamp"),
+        last_seen=_ref("Timestamp"),
+        alive=_BOOLEAN,
+        heap_bytes=_COUNT,
+        baseline_bytes=_COUNT,
+        usage_trend=_NUMBER,
+        lastLeak=_ref("LeakReport"),
     ),
 }
 """Every shared definition, in the order a body's ``$defs`` lists them."""
@@ -206,8 +236,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "profile": _PROFILE,
     "profile_id_list": _object(
         "ProfileIdList",
-        "GET /ah/memory: the ids of the stored profiles, oldest first.",
+        "GET /ah/memory: every worker's profiles, oldest first: ids, and lines naming the pid.",
         memoryProfiles=_array_of(_ref("ProfileId")),
+        profiles=_array_of(_ref("ProfileSummary")),
     ),
     "profile_list": _object(
         "ProfileList",
@@ -223,6 +254,12 @@ BODIES: dict[str, dict[str, Any]] = {
         lastDiff=_ref("HeapDiffReport"),
         process={"anyOf": [_ref("ProcessInfo"), {"type": "null"}]},
         watcher=_ref("WatcherInfo"),
+        store=_ref("StoreInfo"),
+    ),
+    "workers": _object(
+        "WorkerList",
+        "GET /ah/workers: every worker of the host the store knows, by pid.",
+        workers=_array_of(_ref("Worker")),
     ),
 }
 """The top of each response body's schema, by schema name (without ``$defs``)."""

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
+from memwatch.models import StoreInfo
 from memwatch.store.fallback import FallbackStore
 from memwatch.store.memory import MemoryStore
 from memwatch.store.processes import is_alive, parent_identity
@@ -42,7 +43,14 @@ if TYPE_CHECKING:
 
     from memwatch.store.protocol import Store
 
-__all__ = ["StoreLocation", "choose_store", "locate_store", "open_store", "private_base"]
+__all__ = [
+    "StoreLocation",
+    "choose_store",
+    "describe_store",
+    "locate_store",
+    "open_store",
+    "private_base",
+]
 
 # Servers whose parent process only manages workers; matched against the parent's
 # command line when the worker's own differs (gunicorn with setproctitle, for one).
@@ -143,6 +151,16 @@ def open_store(location: StoreLocation) -> Store:
     if location.kind == "memory" or location.directory is None:
         return MemoryStore()
     return FallbackStore(SQLiteStore(location.directory))
+
+
+def describe_store(store: object) -> StoreInfo:
+    """What a status says of ``store``: its kind, whether it is shared, and any fallback."""
+    if isinstance(store, FallbackStore):
+        reason = store.fallback_reason
+        return StoreInfo("memory" if reason else "sqlite", store.shared, reason)
+    if isinstance(store, SQLiteStore):
+        return StoreInfo("sqlite", shared=True)
+    return StoreInfo("memory", shared=bool(getattr(store, "shared", False)))
 
 
 def choose_store(environ: Mapping[str, str] | None = None) -> Store:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
-from memwatch.models import ProfileState, ProfileTrigger
+from memwatch.models import ProfileSummary
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -71,27 +71,6 @@ class StoreUnavailableError(Exception):
         """Say, in memwatch's own words, why the store cannot answer."""
         super().__init__(reason)
         self.reason = reason
-
-
-@attrs.frozen
-class ProfileSummary:
-    """A profile's listing line: what the indexed columns hold, without the body.
-
-    Attributes:
-        id: The profile's id.
-        pid: The worker whose heap it describes.
-        state: ``running``, ``complete`` or ``failed``.
-        trigger: What started it.
-        started: When its baseline census was taken.
-        ended: When it ended (``None`` while running).
-    """
-
-    id: str
-    pid: int
-    state: ProfileState
-    trigger: ProfileTrigger
-    started: dt.datetime | None
-    ended: dt.datetime | None
 
 
 @attrs.frozen

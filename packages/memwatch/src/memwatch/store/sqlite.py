@@ -121,7 +121,6 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._owner = os.getpid()
-        self._inherited: list[sqlite3.Connection] = []
         _stores.add(self)
 
     # -- connection ------------------------------------------------------------
@@ -131,7 +130,7 @@ class SQLiteStore:
         self._owner = os.getpid()
         self._lock = threading.Lock()
         if self._conn is not None:
-            self._inherited.append(self._conn)
+            _inherited.append(self._conn)
             self._conn = None
 
     @contextlib.contextmanager
@@ -355,6 +354,10 @@ def _decode(body: bytes) -> Profile:
 # -- fork safety ---------------------------------------------------------------------
 
 _stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+# Connections a forked child inherited, kept so that they are never closed there (even when
+# their store is dropped): closing one could end the parent's view of the WAL. One per fork.
+_inherited: list[sqlite3.Connection] = []
 
 
 def _after_fork_in_child() -> None:
