@@ -16,8 +16,15 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-from contract import SCHEMA_FOR_BODY, assert_valid, defs_validator, registry, validator
-from memwatch import models
+from contract import (
+    SCHEMA_FOR_BODY,
+    SCHEMA_FOR_DEF,
+    assert_valid,
+    defs_validator,
+    registry,
+    validator,
+)
+from memwatch import host_models, models
 from memwatch.converter import converter, dumps, loads
 from memwatch.schemas import SCHEMA_NAMES, load_schema
 
@@ -105,6 +112,13 @@ watcher_infos = st.builds(
     allocated_blocks=counts,
     errors=counts,
     last_error=st.text(),
+    leak_events=counts,
+)
+store_infos = st.builds(
+    models.StoreInfo,
+    kind=st.sampled_from(["memory", "sqlite"]),
+    shared=st.booleans(),
+    fallback=st.text(),
 )
 event_kinds = st.sampled_from(["", "stats", "leak", "diff"])
 statuses = st.builds(
@@ -115,6 +129,7 @@ statuses = st.builds(
     last_diff=heap_diffs,
     process=st.none() | process_infos,
     watcher=watcher_infos,
+    store=store_infos,
 )
 profiles = st.builds(
     models.Profile,
@@ -130,6 +145,26 @@ profiles = st.builds(
     pid=counts,
     error=st.text(),
 )
+profile_summaries = st.builds(
+    models.ProfileSummary,
+    id=profile_ids,
+    pid=counts,
+    state=st.sampled_from(["running", "complete", "failed"]),
+    trigger=st.sampled_from(["manual", "leak"]),
+    started=timestamps,
+    ended=timestamps,
+)
+workers = st.builds(
+    host_models.Worker,
+    pid=counts,
+    started=utc_datetimes,
+    last_seen=utc_datetimes,
+    alive=st.booleans(),
+    heap_bytes=counts,
+    baseline_bytes=counts,
+    usage_trend=finite,
+    last_leak=leak_reports,
+)
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     models.GCStats: gc_stats,
     models.LeakReport: leak_reports,
@@ -142,8 +177,16 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     models.WatcherInfo: watcher_infos,
     models.Status: statuses,
     models.Profile: profiles,
+    models.StoreInfo: store_infos,
+    models.ProfileSummary: profile_summaries,
     models.ProfileIdList: st.builds(
-        models.ProfileIdList, memory_profiles=st.lists(profile_ids, max_size=5).map(tuple)
+        models.ProfileIdList,
+        memory_profiles=st.lists(profile_ids, max_size=5).map(tuple),
+        profiles=st.lists(profile_summaries, max_size=3).map(tuple),
+    ),
+    host_models.Worker: workers,
+    host_models.WorkerList: st.builds(
+        host_models.WorkerList, workers=st.lists(workers, max_size=3).map(tuple)
     ),
     models.ProfileList: st.builds(
         models.ProfileList, memory_profiles=st.lists(profiles, max_size=3).map(tuple)
@@ -179,7 +222,7 @@ def _strict_validator(def_name: str) -> Draft202012Validator:
     strict_registry: Registry[Any] = Registry().with_resources(
         (schema["$id"], Resource.from_contents(schema)) for schema in schemas
     )
-    base = load_schema(SCHEMA_FOR_BODY.get(def_name, "status"))["$id"]
+    base = load_schema(SCHEMA_FOR_BODY.get(def_name, SCHEMA_FOR_DEF.get(def_name, "status")))["$id"]
     ref = base if def_name in SCHEMA_FOR_BODY else f"{base}#/$defs/{def_name}"
     return Draft202012Validator(
         {"$ref": ref}, registry=strict_registry, format_checker=FormatChecker()
@@ -187,11 +230,12 @@ def _strict_validator(def_name: str) -> Draft202012Validator:
 
 
 def test_every_model_has_a_strategy() -> None:
-    """Each attrs class models.py exports is covered by the round-trip properties below."""
+    """Each attrs class models.py and host_models.py export is covered by the properties below."""
     exported = {
         obj
-        for name in models.__all__
-        if inspect.isclass(obj := getattr(models, name)) and attrs.has(obj)
+        for module in (models, host_models)
+        for name in module.__all__
+        if inspect.isclass(obj := getattr(module, name)) and attrs.has(obj)
     }
     assert exported == set(STRATEGIES)
 
@@ -213,7 +257,8 @@ def test_json_matches_schema(cls: type[Any], data: st.DataObject) -> None:
         assert_valid(SCHEMA_FOR_BODY[cls.__name__], body)
     else:
         instance = json.loads(body)
-        errors = list(defs_validator(cls.__name__).iter_errors(instance))
+        schema = SCHEMA_FOR_DEF.get(cls.__name__, "status")
+        errors = list(defs_validator(cls.__name__, schema).iter_errors(instance))
         assert not errors, [e.message for e in errors]
 
 

@@ -61,7 +61,9 @@ SEED_STATUS: dict[str, Any] = {
         "errors": 0,
         "last_error": "",
         "gc_callbacks": 1,
+        "leak_events": 0,
     },
+    "store": {"kind": "memory", "shared": False, "fallback": ""},
 }
 SEED_KEYS = {
     "": ["lastEvent", "lastGC", "lastLeak", "lastDiff"],
