@@ -125,7 +125,7 @@ def test_repr_shows_the_choice_but_not_the_secret() -> None:
 
 
 def test_route_table() -> None:
-    """ROUTES holds the seven routes of the contract; censuses and gc are the heavy ones."""
+    """ROUTES holds the contract's routes (the workers' two included); censuses and gc are heavy."""
     assert {(r.method, r.template) for r in ROUTES} == {
         ("GET", "/memoryProfile/status"),
         ("GET", "/memoryProfile/{id}"),
@@ -133,9 +133,11 @@ def test_route_table() -> None:
         ("GET", "/memory"),
         ("POST", "/memoryProfile"),
         ("POST", "/memoryProfile/{id}/end"),
+        ("GET", "/workers"),
+        ("GET", "/metrics"),
         ("POST", "/memory/gc"),
     }
-    assert len({r.name for r in ROUTES}) == 7
+    assert len({r.name for r in ROUTES}) == 9
     assert {r.name for r in ROUTES if r.heavy} == {"start_profile", "end_profile", "force_gc"}
     assert Route("POST", "/memoryProfile/{id}/end", "x").segments == (
         "memoryProfile",
@@ -188,7 +190,8 @@ def test_profile_lifecycle(api: MemwatchAPI) -> None:
     assert (started["state"], started["trigger"]) == ("running", "manual")
 
     listed = ok(call(api, "GET", "/ah/memory"), "profile_id_list")
-    assert listed == {"memoryProfiles": [started["id"]]}
+    assert listed["memoryProfiles"] == [started["id"]]
+    assert [(line["id"], line["pid"]) for line in listed["profiles"]] == [(started["id"], PID)]
     detailed = ok(call(api, "GET", "/ah/memory", "details=true"), "profile_list")
     assert [p["id"] for p in detailed["memoryProfiles"]] == [started["id"]]
 
@@ -201,7 +204,10 @@ def test_profile_lifecycle(api: MemwatchAPI) -> None:
 
     deleted = ok(call(api, "DELETE", f"/ah/memoryProfile/{started['id']}"), "message")
     assert deleted == {"message": f"Deleted profile {started['id']}"}
-    assert ok(call(api, "GET", "/ah/memory"), "profile_id_list") == {"memoryProfiles": []}
+    assert ok(call(api, "GET", "/ah/memory"), "profile_id_list") == {
+        "memoryProfiles": [],
+        "profiles": [],
+    }
     gone = problem(call(api, "GET", f"/ah/memoryProfile/{started['id']}"), 404)
     assert started["id"] in gone["detail"]
     problem(call(api, "DELETE", f"/ah/memoryProfile/{started['id']}"), 404)

@@ -69,7 +69,9 @@ def parameters(route: Route) -> list[dict[str, Any]]:
             "in": "query",
             "required": False,
             "description": query.description,
-            "schema": {"type": "string", "enum": list(query.values)},
+            "schema": {"type": "string", "enum": list(query.values)}
+            if query.values
+            else {"type": "string", "pattern": query.pattern},
         }
         for query in route.query
     ]

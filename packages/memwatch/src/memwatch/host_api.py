@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from memwatch.watcher import Watcher
 
 __all__ = [
+    "ERRORS",
     "QueryError",
     "metrics",
     "pid_query",
@@ -110,8 +111,12 @@ def metrics(watcher: Watcher) -> bytes:
     return watcher.host.metrics()
 
 
-def problem_for(exc: Exception) -> tuple[int, str, tuple[tuple[str, str], ...]] | None:
-    """The status, detail and extra headers for an error of these routes; ``None`` for others."""
+ERRORS = (QueryError, WorkerNotFoundError, WorkerTimeoutError, MissingExtraError)
+"""What these routes raise that :func:`problem_for` answers."""
+
+
+def problem_for(exc: Exception) -> tuple[int, str, tuple[tuple[str, str], ...]]:
+    """The status, detail and extra headers of the problem for one of :data:`ERRORS`."""
     if isinstance(exc, QueryError):
         return 400, exc.detail, ()
     if isinstance(exc, WorkerNotFoundError):
@@ -124,4 +129,4 @@ def problem_for(exc: Exception) -> tuple[int, str, tuple[tuple[str, str], ...]] 
         )
     if isinstance(exc, MissingExtraError):
         return 501, f"Metrics need prometheus_client: pip install 'memwatch[{exc.extra}]'.", ()
-    return None
+    return 500, "memwatch failed to answer this request; the server log has details.", ()

@@ -53,7 +53,9 @@ import attrs
 from memwatch.auth import Authorizer, authorize
 from memwatch.converter import dumps
 from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
-from memwatch.models import Message, Problem, ProfileIdList, ProfileList
+from memwatch.host_api import ERRORS as HOST_ERRORS
+from memwatch.host_api import metrics, pid_query, problem_for, profile_lines, status, workers
+from memwatch.models import Message, Problem, ProfileList
 from memwatch.routes import ROUTES, QueryParameter, Resource, Route, resolve
 from memwatch.wire import JSON, PROBLEM_JSON, Request, Response
 
@@ -197,6 +199,8 @@ class MemwatchAPI:
             "start_profile": self._start_profile,
             "end_profile": self._end_profile,
             "force_gc": self._force_gc,
+            "workers": self._workers,
+            "metrics": self._metrics,
         }
 
     def __repr__(self) -> str:
@@ -350,11 +354,13 @@ class MemwatchAPI:
             return self._problem(409, f"{exc}.")
         except CensusBusyError as exc:
             return self._problem(429, f"{exc}.", [("Retry-After", _retry_after(exc.retry_after))])
+        except HOST_ERRORS as exc:
+            return self._problem(*problem_for(exc))
         body = answer.body if isinstance(answer.body, bytes) else dumps(answer.body)
         return Response(route.status, self._headers(route.media_type, answer.headers), body)
 
-    def _status(self, _request: Request, _params: dict[str, str]) -> _Answer:
-        return _Answer(self.watcher.status())
+    def _status(self, request: Request, _params: dict[str, str]) -> _Answer:
+        return _Answer(status(self.watcher, pid_query(request.query)))
 
     def _get_profile(self, _request: Request, params: dict[str, str]) -> _Answer:
         return _Answer(self.watcher.get_profile(params["id"]))
@@ -364,14 +370,12 @@ class MemwatchAPI:
         return _Answer(Message(f"Deleted profile {params['id']}"))
 
     def _list_profiles(self, request: Request, _params: dict[str, str]) -> _Answer:
-        details = _details_flag(request.query)
-        profiles = tuple(self.watcher.list_profiles())
-        if details:
-            return _Answer(ProfileList(memory_profiles=profiles))
-        return _Answer(ProfileIdList(memory_profiles=tuple(p.id for p in profiles)))
+        if _details_flag(request.query):
+            return _Answer(ProfileList(memory_profiles=tuple(self.watcher.list_profiles())))
+        return _Answer(profile_lines(self.watcher))
 
-    def _start_profile(self, _request: Request, _params: dict[str, str]) -> _Answer:
-        profile = self.watcher.start_profile()
+    def _start_profile(self, request: Request, _params: dict[str, str]) -> _Answer:
+        profile = self.watcher.start_profile(pid_query(request.query))
         return _Answer(profile, (("Location", f"{self.prefix}/memoryProfile/{profile.id}"),))
 
     def _end_profile(self, _request: Request, params: dict[str, str]) -> _Answer:
@@ -379,3 +383,9 @@ class MemwatchAPI:
 
     def _force_gc(self, _request: Request, _params: dict[str, str]) -> _Answer:
         return _Answer(self.watcher.force_gc())
+
+    def _workers(self, _request: Request, _params: dict[str, str]) -> _Answer:
+        return _Answer(workers(self.watcher))
+
+    def _metrics(self, _request: Request, _params: dict[str, str]) -> _Answer:
+        return _Answer(metrics(self.watcher))

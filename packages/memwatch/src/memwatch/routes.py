@@ -24,7 +24,15 @@ from memwatch.wire import JSON
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["RESOURCES", "ROUTES", "QueryParameter", "Resource", "Route", "resolve"]
+__all__ = [
+    "PROMETHEUS_TEXT",
+    "RESOURCES",
+    "ROUTES",
+    "QueryParameter",
+    "Resource",
+    "Route",
+    "resolve",
+]
 
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
@@ -35,13 +43,16 @@ class QueryParameter:
 
     Attributes:
         name: The parameter's name, e.g. ``"details"``.
-        values: The values it accepts (compared case-insensitively).
+        values: The values it accepts (compared case-insensitively); ``()`` when
+            ``pattern`` says instead.
         description: What it does, for OpenAPI and the docs (Markdown).
+        pattern: A regular expression its value must match, when ``values`` is empty.
     """
 
     name: str
     values: tuple[str, ...]
     description: str
+    pattern: str = ""
 
 
 @attrs.frozen
@@ -97,8 +108,18 @@ _DETAILS = QueryParameter(
     "`true` (or `1`) for the full profiles instead of their ids.",
 )
 
+_PID = QueryParameter(
+    "pid",
+    (),
+    "A worker's process id: answer for that worker of the host (see the workers guide).",
+    pattern="^[1-9][0-9]{0,9}$",
+)
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+"""The media type of ``GET /metrics``: Prometheus' text exposition format 0.0.4."""
+
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/memoryProfile/status", "status", bodies=("status",)),
+    Route("GET", "/memoryProfile/status", "status", bodies=("status",), query=(_PID,)),
     Route("GET", "/memoryProfile/{id}", "get_profile", bodies=("profile",)),
     Route("DELETE", "/memoryProfile/{id}", "delete_profile", bodies=("message",)),
     Route(
@@ -108,9 +129,19 @@ ROUTES: tuple[Route, ...] = (
         bodies=("profile_id_list", "profile_list"),
         query=(_DETAILS,),
     ),
-    Route("POST", "/memoryProfile", "start_profile", heavy=True, status=201, bodies=("profile",)),
+    Route(
+        "POST",
+        "/memoryProfile",
+        "start_profile",
+        heavy=True,
+        status=201,
+        bodies=("profile",),
+        query=(_PID,),
+    ),
     Route("POST", "/memoryProfile/{id}/end", "end_profile", heavy=True, bodies=("profile",)),
     Route("POST", "/memory/gc", "force_gc", heavy=True, bodies=("gc_result",)),
+    Route("GET", "/workers", "workers", bodies=("workers",)),
+    Route("GET", "/metrics", "metrics", media_type=PROMETHEUS_TEXT),
 )
 """The routes of the HTTP contract (docs/http-api.md), in the order the docs list them."""
 
