@@ -75,10 +75,13 @@ def pid_query(query: str) -> int | None:
 def status(watcher: Watcher, pid: int | None) -> Status | bytes:
     """This worker's live status, or worker ``pid``'s last stored one (as the JSON it wrote).
 
+    With ``pid`` every worker gives the same answer, the one that worker is named
+    by included: what it stored last (at most a sample interval old).
+
     Raises:
         WorkerNotFoundError: the store knows no worker with that pid.
     """
-    if pid is None or pid == watcher.pid:
+    if pid is None:
         return watcher.status()
     return json.dumps(watcher.host.status_of(pid), separators=(",", ":")).encode()
 
