@@ -97,7 +97,8 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path), "MEMWATCH_DIR": "", "MEMWATCH_STORE": ""}
     master = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "gthread",
-         "--threads", "4", "--keep-alive", "120", "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
+         "--threads", "4", "--keep-alive", "120", "--bind", f"127.0.0.1:{port}",
+         "--chdir", str(HERE),
          "--log-level", "warning", "gunicorn_app:app"],
         env=env, stderr=subprocess.PIPE,
     )  # fmt: skip
