@@ -62,6 +62,9 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(_dt|_typeshed|TracebackType|Mapping|Callable|Iterable|Iterator|Sequence)(\..*)?"),
     (r"py:class", r"(Any|Literal|TypeAlias|Protocol|Exception|LookupError|ValueError)"),
     (r"py:class", r"(Path|NoneType|Awaitable|Coroutine|Lock|RLock|Event|APIRouter|URLSpec|Rule)"),
+    (r"py:.*", r"(builtins|multiprocessing|sqlite3|prometheus_client|opentelemetry)(\..*)?"),
+    # The metrics extras' third-party types, as their modules import them.
+    (r"py:class", r"(metrics\..*|Metric|ModuleType|ImportError)"),
     # The adapters' aliases for their framework's classes.
     (r"py:class", r"Starlette(Request|Response)"),
     # Type variables of generic helpers.

@@ -49,6 +49,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 import memwatch.auth
+import memwatch.host_api
 import memwatch.http
 from memwatch.routes import ROUTES
 from memwatch.schemas import SCHEMA_NAMES, load_schema
@@ -108,6 +109,9 @@ def code_error_statuses() -> set[int]:
     http_src = inspect.getsource(memwatch.http)
     auth_src = inspect.getsource(memwatch.auth)
     found |= {int(s) for s in re.findall(r"_problem\(\s*(\d{3})", http_src)}
+    # The workers' routes answer their errors through memwatch.host_api.problem_for.
+    host_src = inspect.getsource(memwatch.host_api.problem_for)
+    found |= {int(s) for s in re.findall(r"return (\d{3}),", host_src)} - {500}
     found |= {int(s) for s in re.findall(r"Denial\(\s*(\d{3})", auth_src)}
     # Denial() without a status refuses with its default, 403.
     if re.search(r"Denial\(\)", auth_src):

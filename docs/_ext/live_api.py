@@ -27,6 +27,8 @@ ORDER = (
     ("GET", "/memory", "details=true"),
     ("POST", "/memory/gc", ""),
     ("DELETE", "/memoryProfile/{id}", ""),
+    ("GET", "/workers", ""),
+    ("GET", "/metrics", ""),
 )
 
 
@@ -70,6 +72,8 @@ def exercise(
             if response.status != doc["status"]:
                 messages.append(f"{what} answered {response.status}, documented {doc['status']}")
                 continue
+            if not doc["bodies"]:
+                continue  # a text body (the metrics' exposition): no JSON schema to check
             body = response.json()
             if template == "/memoryProfile":
                 profile_id = body["id"]
@@ -106,8 +110,10 @@ def _errors(api: MemwatchAPI, watcher: Watcher, errors: set[int], prefix: str) -
     }
     messages = []
     for status in sorted(errors):
-        if status == 429:
-            continue  # needs two censuses racing; the conformance suite covers it
+        if status in (429, 501, 503):
+            # 429 needs two censuses racing, 503 a second worker that does not answer, 501
+            # a build without prometheus_client: the conformance suite and test_http cover them.
+            continue
         make = provoke.get(status)
         if make is None:
             messages.append(f"no live check knows how to provoke error {status}")

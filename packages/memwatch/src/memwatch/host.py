@@ -3,7 +3,7 @@
 A profile's baseline census lives in the memory of the worker that took it,
 so only that worker can end it; only a worker can census its own heap. When a
 request reaches another worker (gunicorn picks one at random), that worker
-leaves a :class:`~memwatch.store.HandOver` in the host store, the owner picks
+leaves a :class:`~memwatch.store.protocol.HandOver` in the host store, the owner picks
 it up at its next poll (about once a second), acts, and stores the result; the
 worker that was asked waits for the result in the store, bounded, and answers
 with it. If the owner is gone, its running profile fails (``"worker exited"``)
@@ -168,7 +168,7 @@ class HostLink:
             ProfileConflictError: the profile is not running.
             ProfileNotFoundError: the profile was deleted while waiting.
             WorkerTimeoutError: the owner did not end it within ``timeout`` seconds
-                (default :attr:`wait_seconds`).
+                (default ``wait_seconds``).
         """
         if profile.state != "running":
             raise ProfileConflictError(
@@ -199,7 +199,7 @@ class HostLink:
             WorkerNotFoundError: no live worker of this host has that pid.
             ProfileConflictError: a manual profile is already running in that worker.
             WorkerTimeoutError: the worker did not start it within ``timeout`` seconds
-                (default :attr:`wait_seconds`).
+                (default ``wait_seconds``).
         """
         if not self.shared or not self.workers.owner_alive(pid):
             raise WorkerNotFoundError(pid)

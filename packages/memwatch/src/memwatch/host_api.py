@@ -125,11 +125,8 @@ def problem_for(exc: Exception) -> tuple[int, str, tuple[tuple[str, str], ...]]:
     if isinstance(exc, WorkerNotFoundError):
         return 404, f"No live memwatch worker with pid {exc.pid} on this host.", ()
     if isinstance(exc, WorkerTimeoutError):
-        return (
-            503,
-            f"{exc}; it may still, so ask again later.",
-            (("Retry-After", str(max(1, round(exc.retry_after)))),),
-        )
+        retry = (("Retry-After", str(max(1, round(exc.retry_after)))),)
+        return 503, f"{exc}; it may still, so ask again later.", retry
     if isinstance(exc, MissingExtraError):
         return 501, f"Metrics need prometheus_client: pip install 'memwatch[{exc.extra}]'.", ()
     return 500, "memwatch failed to answer this request; the server log has details.", ()

@@ -367,7 +367,8 @@ class Watcher:
         Raises:
             ProfileConflictError: a manual profile is already running (in that worker).
             CensusBusyError: another census is running right now.
-            WorkerNotFoundError, WorkerTimeoutError: see :meth:`HostLink.start_elsewhere`.
+            WorkerNotFoundError, WorkerTimeoutError: see
+                :meth:`~memwatch.host.HostLink.start_elsewhere`.
         """
         if pid is not None and pid != os.getpid():
             return self.host.start_elsewhere(pid)

@@ -1,7 +1,7 @@
 """Where profiles and the workers of a host live.
 
-- :mod:`memwatch.store.protocol`: the interfaces (:class:`ProfileStore`,
-  :class:`WorkerStore`) and profile ids;
+- :mod:`memwatch.store.protocol`: the interfaces (``ProfileStore``,
+  ``WorkerStore``) and profile ids;
 - :mod:`memwatch.store.memory`: one process's store, in memory (the default
   for a service that runs as one process);
 - :mod:`memwatch.store.sqlite`: one SQLite file shared by every worker of a
@@ -13,12 +13,12 @@
 
 from __future__ import annotations
 
+from memwatch.models import ProfileSummary
 from memwatch.store.memory import MemoryProfileStore, MemoryStore, MemoryWorkerStore
 from memwatch.store.protocol import (
     WORKER_EXITED,
     HandOver,
     ProfileStore,
-    ProfileSummary,
     Store,
     StoreUnavailableError,
     WorkerRecord,

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     import builtins
     from collections.abc import Callable, Mapping
 
-    from memwatch.models import Profile
+    from memwatch.models import Profile, ProfileSummary
     from memwatch.store.figures import WorkerFigures
-    from memwatch.store.protocol import HandOver, ProfileSummary, Store, WorkerRecord
+    from memwatch.store.protocol import HandOver, Store, WorkerRecord
 
 __all__ = ["FallbackStore"]
 
@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 
 class FallbackStore:
-    """Serve from ``primary`` until it raises :class:`StoreUnavailableError`, then from memory.
+    """Serve from ``primary`` until it cannot answer (``StoreUnavailableError``), then from memory.
 
     Args:
         primary: The store to use while it answers (usually a
@@ -52,7 +52,7 @@ class FallbackStore:
 
     @property
     def active(self) -> Store:
-        """The store now answering: the primary, or the memory store after a fallback."""
+        """The primary store while it answers; the memory store after a fallback."""
         return self.primary if self._fallback is None else self._fallback
 
     @property

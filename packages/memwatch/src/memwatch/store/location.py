@@ -7,7 +7,7 @@ The rule (docs/workers.md gives the reasons):
    every process that names it and kept across restarts of the whole service.
 3. Otherwise, a *worker* (a process whose parent runs several like it: its
    command line is its parent's, as after gunicorn's fork; it was started by
-   :mod:`multiprocessing`, as ``uvicorn --workers``; or its parent is a known
+   ``multiprocessing``, as ``uvicorn --workers``; or its parent is a known
    multi-worker server) gets the SQLite store in a private directory keyed by
    its parent's pid and start time, so that siblings share it and a restarted
    server starts afresh: ``$XDG_RUNTIME_DIR/memwatch/<ppid>-<start>`` or

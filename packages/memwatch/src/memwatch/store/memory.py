@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from memwatch.models import ProfileSummary
 from memwatch.store.figures import WorkerFigures, figures_from_status, make_figures
 from memwatch.store.processes import is_alive, process_identity
-from memwatch.store.protocol import WORKER_EXITED, HandOver, ProfileSummary, WorkerRecord
+from memwatch.store.protocol import WORKER_EXITED, HandOver, WorkerRecord
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -21,19 +21,16 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
-from memwatch.models import ProfileSummary
-
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from memwatch.models import Profile
+    from memwatch.models import Profile, ProfileSummary
     from memwatch.store.figures import WorkerFigures
 
 __all__ = [
     "WORKER_EXITED",
     "HandOver",
     "ProfileStore",
-    "ProfileSummary",
     "Store",
     "StoreUnavailableError",
     "WorkerRecord",

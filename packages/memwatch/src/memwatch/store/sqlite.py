@@ -16,8 +16,9 @@ anyway, and a lock keeps the file descriptors to one per store whatever the
 thread count. A forked child never touches its parent's connection (closing it
 could release locks the parent holds); it opens its own on first use.
 
-Every :mod:`sqlite3` error becomes :class:`StoreUnavailableError` with a fixed
-reason: a locked or corrupt database never fails a request with a traceback
+Every :mod:`sqlite3` error becomes
+:class:`~memwatch.store.protocol.StoreUnavailableError` with a fixed reason: a
+locked or corrupt database never fails a request with a traceback
 (:class:`memwatch.store.fallback.FallbackStore` falls back to memory).
 """
 
@@ -34,11 +35,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memwatch.converter import dumps, loads
-from memwatch.models import Profile
+from memwatch.models import Profile, ProfileSummary
 from memwatch.store import sqlite_workers
 from memwatch.store.protocol import (
     HandOver,
-    ProfileSummary,
     StoreUnavailableError,
     WorkerRecord,
 )
@@ -78,11 +78,11 @@ def _from_micros(value: int | None) -> dt.datetime | None:
 class SQLiteStore:
     """Profiles, workers and requests of every process of a host, in one SQLite file.
 
-    Implements :class:`~memwatch.store.ProfileStore` and
-    :class:`~memwatch.store.WorkerStore`. Nothing is opened until first use.
+    Implements :class:`~memwatch.store.protocol.ProfileStore` and
+    :class:`~memwatch.store.protocol.WorkerStore`. Nothing is opened until first use.
 
     Args:
-        directory: Where the file (:data:`FILE_NAME`) lives; created 0700 if missing.
+        directory: Where the file (``memwatch.sqlite3``) lives; created 0700 if missing.
         max_profiles: Profiles kept, the oldest finished evicted first.
         max_age: Seconds a finished profile is kept after it was last written (``None``: forever).
         max_bytes: Bytes of profile JSON kept (``None``: no bound).
