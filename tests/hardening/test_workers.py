@@ -1,4 +1,4 @@
-"""Worker processes: each answers for itself, and nothing inherited is reported twice.
+"""Worker processes: each has its own heap, nothing inherited is reported twice, profiles are shared.
 
 gunicorn with ``--preload`` and two workers (the master imports the app, starts
 the watcher, collects 3000 times and starts a profile before forking), and
@@ -93,14 +93,15 @@ def _check_each_worker(client: httpx.Client, master: int, workers: int) -> dict[
     return statuses
 
 
-def _profiles_stay_in_their_worker(client: httpx.Client, workers: list[int]) -> None:
+def _every_worker_lists_every_profile(client: httpx.Client, workers: list[int]) -> None:
+    """A profile started in one worker is listed, with that worker's pid, by all of them."""
     started = client.post("/ah/memoryProfile", headers=CLOSE)
     assert started.status_code == 201
     owner, profile_id = int(started.headers["Memwatch-Pid"]), started.json()["id"]
     lists = _by_worker(client, "/ah/memory", len(workers))
     for pid, response in lists.items():
-        ids = response.json()["memoryProfiles"]
-        assert (profile_id in ids) == (pid == owner), (pid, owner, ids)
+        lines = {line["id"]: line["pid"] for line in response.json()["profiles"]}
+        assert lines.get(profile_id) == owner, (pid, owner, lines)
 
 
 def test_gunicorn_preload_workers_report_only_their_own(tmp_path):
@@ -124,7 +125,7 @@ def test_gunicorn_preload_workers_report_only_their_own(tmp_path):
             # The master's running profile was not inherited by any worker.
             for response in _by_worker(client, "/ah/memory", 3).values():
                 assert master["profile"] not in response.json()["memoryProfiles"]
-            _profiles_stay_in_their_worker(client, list(statuses))
+            _every_worker_lists_every_profile(client, list(statuses))
     finally:
         err = _stop(server)
     assert "Traceback" not in err, err[-3000:]
@@ -143,7 +144,7 @@ def test_uvicorn_workers_report_only_their_own():
             statuses = _check_each_worker(client, server.pid, 2)
             for body in statuses.values():
                 assert body["watcher"]["running"] is True
-            _profiles_stay_in_their_worker(client, list(statuses))
+            _every_worker_lists_every_profile(client, list(statuses))
     finally:
         err = _stop(server)
     assert "Traceback" not in err, err[-3000:]
