@@ -1,4 +1,4 @@
-"""Worker processes: each has its own heap, nothing inherited is reported twice, profiles are shared.
+"""Worker processes: each its own heap, nothing inherited reported twice, profiles shared by all.
 
 gunicorn with ``--preload`` and two workers (the master imports the app, starts
 the watcher, collects 3000 times and starts a profile before forking), and
