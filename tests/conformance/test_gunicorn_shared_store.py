@@ -172,14 +172,15 @@ def test_every_worker_answers_the_same_for_every_worker(fleet: Fleet) -> None:
 
 def test_a_worker_killed_with_sigkill_loses_no_finished_profile(fleet: Fleet) -> None:
     """After SIGKILL its finished profile reads complete from the others; its running one fails."""
-    victim, witness = sorted(fleet.clients)[:2]
-    client = fleet.clients[victim]
+    client = fleet.clients[min(fleet.clients)]
     finished = client.post("/ah/memoryProfile").json()
-    assert client.post(f"/ah/memoryProfile/{finished['id']}/end").json()["state"] == "complete"
-    running = client.post("/ah/memoryProfile").json()
-    assert running["state"] == "running"
+    victim = finished["pid"]
+    ended = client.post(f"/ah/memoryProfile/{finished['id']}/end").json()
+    assert (ended["state"], ended["pid"]) == ("complete", victim)
+    running = client.post(f"/ah/memoryProfile?pid={victim}").json()
+    assert (running["state"], running["pid"]) == ("running", victim)
     os.kill(victim, signal.SIGKILL)
-    other = fleet.clients[witness]
+    other = next(c for pid, c in fleet.clients.items() if pid != victim)
     kept = other.get(f"/ah/memoryProfile/{finished['id']}")
     assert kept.status_code == 200
     assert (kept.json()["state"], kept.json()["pid"]) == ("complete", victim)
