@@ -76,11 +76,26 @@ class Fleet:
                 self.clients[pid] = client
         assert len(self.clients) == WORKERS, f"only {sorted(self.clients)} answered"
 
+    def _reconnect(self, pid: int) -> httpx.Client:
+        """A new client talking to worker ``pid`` (gunicorn sometimes closes a kept connection)."""
+        self.clients[pid].close()
+        deadline = time.monotonic() + BOOT_SECONDS
+        while time.monotonic() < deadline:
+            client = httpx.Client(base_url=self.base_url, timeout=60)
+            answer = client.get("/ah/memoryProfile/status")
+            if int(answer.headers["Memwatch-Pid"]) == pid:
+                self.clients[pid] = client
+                return client
+            client.close()
+        pytest.fail(f"worker {pid} took no new connection within {BOOT_SECONDS} s")
+
     def each(self, method: str, path: str) -> dict[int, httpx.Response]:
         """The same request to every worker; each answer checked to come from that worker."""
         answers = {}
-        for pid, client in self.clients.items():
-            response = client.request(method, path)
+        for pid in list(self.clients):
+            response = self.clients[pid].request(method, path)
+            if response.headers["Memwatch-Pid"] != str(pid):
+                response = self._reconnect(pid).request(method, path)
             assert response.headers["Memwatch-Pid"] == str(pid)
             answers[pid] = response
         return answers
