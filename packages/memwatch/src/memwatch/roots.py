@@ -1,0 +1,234 @@
+"""Where a retention chain ends, and how a chain is named without reading a value.
+
+A root is what the application keeps alive on purpose or by accident: a module
+global, a class attribute, a module-level function (its defaults, closure or
+``lru_cache`` cache), a live thread's frame, or a library registry (the
+logging manager's ``loggerDict``). :class:`Roots` recognises them by identity;
+:func:`name_chain` turns a chain of objects into a root label and edges made of
+type names, attribute names (identifiers the code chose) and the markers
+``[key]`` (a dict value), ``<key>`` (a dict key) and ``[item]`` (an element):
+never a key's or an element's value.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TYPE_CHECKING, Literal, cast
+
+import attrs
+
+from memwatch.census import type_name
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import FrameType
+
+__all__ = ["UNREACHABLE", "RootKind", "Roots", "frames_of", "name_chain"]
+
+RootKind = Literal[
+    "module global",
+    "class attribute",
+    "function",
+    "lru_cache",
+    "thread frame",
+    "logging manager",
+    "unreachable",
+    "search limit",
+]
+
+UNREACHABLE = "unreachable: garbage awaiting collection"
+_ATTRIBUTE_EDGES = {
+    "function": ("__closure__", "__defaults__", "__kwdefaults__", "__dict__"),
+    "method": ("__self__", "__func__"),
+    "cell": ("cell_contents",),
+    "traceback": ("tb_frame", "tb_next"),
+    "frame": ("f_back",),
+    "property": ("fget", "fset", "fdel"),
+    "staticmethod": ("__func__",),
+    "classmethod": ("__func__",),
+    "functools.partial": ("func", "args", "keywords"),
+}
+_EXCEPTION_EDGES = ("__traceback__", "__context__", "__cause__", "args")
+
+
+def frames_of(frame: FrameType | None) -> Iterator[FrameType]:
+    """``frame`` and its callers, innermost first."""
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+@attrs.frozen
+class Roots:
+    """Where chains end: ids of module dicts, live thread frames and their locals."""
+
+    module_dicts: dict[int, str]
+    frames: dict[int, str]
+    locals_: dict[int, str]
+    registries: dict[int, str]
+
+    @classmethod
+    def collect(cls) -> Roots:
+        """The roots of this process now (other threads' stacks, modules, registries)."""
+        module_dicts = {}
+        for name, module in list(sys.modules.items()):
+            namespace = getattr(module, "__dict__", None)
+            if isinstance(namespace, dict):
+                module_dicts[id(namespace)] = name
+        frames: dict[int, str] = {}
+        locals_: dict[int, str] = {}
+        names = {thread.ident: thread.name for thread in threading.enumerate()}
+        tops = sys._current_frames()  # noqa: SLF001 - the one API for other threads' stacks
+        # This thread's own top frame is this one: a local naming it would be a cycle.
+        del tops[threading.get_ident()]
+        for ident in list(tops):
+            for frame in frames_of(tops.pop(ident)):
+                label = f"thread {names.get(ident, ident)}: {_code_name(frame)}"
+                frames[id(frame)] = label
+                for var, value in _frame_locals(frame):
+                    locals_.setdefault(id(value), f"{label} local {var}")
+        registries = {}
+        logging = sys.modules.get("logging")
+        manager = getattr(getattr(logging, "root", None), "manager", None)
+        logger_dict = getattr(manager, "loggerDict", None)
+        if isinstance(logger_dict, dict):
+            registries[id(logger_dict)] = "logging.root.manager.loggerDict"
+        return cls(module_dicts, frames, locals_, registries)
+
+    def node_root(self, ident: int) -> tuple[str, RootKind] | None:
+        """The root an object is by its id (a module dict, a registry, a thread's local)."""
+        if ident in self.registries:
+            return self.registries[ident], "logging manager"
+        if ident in self.locals_:
+            return self.locals_[ident], "thread frame"
+        if ident in self.module_dicts:
+            return self.module_dicts[ident], "module global"
+        return None
+
+    def parent_root(self, parent: object) -> tuple[str, RootKind] | None:
+        """The root a referrer is by its type (a class, a module-level function, a frame)."""
+        if id(parent) in self.frames:
+            return self.frames[id(parent)], "thread frame"
+        if issubclass(type(parent), type):
+            return type_name(parent), "class attribute"  # type: ignore[arg-type]
+        tp = type(parent)
+        if tp.__name__ == "_lru_cache_wrapper":
+            return f"lru_cache {_qualified(parent)}", "lru_cache"
+        if tp.__name__ == "function" and "<locals>" not in _qualified(parent):
+            return _qualified(parent), "function"
+        return None
+
+
+def _qualified(func: object) -> str:
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    qualname = qualname if isinstance(qualname, str) else type_name(type(func))
+    return f"{module}.{qualname}" if isinstance(module, str) else qualname
+
+
+def _code_name(frame: FrameType) -> str:
+    code = frame.f_code
+    name = getattr(code, "co_qualname", code.co_name)
+    return f"{name} ({code.co_filename}:{frame.f_lineno})"
+
+
+def _frame_locals(frame: FrameType) -> list[tuple[str, object]]:
+    try:
+        return [(str(var), value) for var, value in frame.f_locals.items() if isinstance(var, str)]
+    except Exception:  # noqa: BLE001 - a frame being torn down may refuse; it holds nothing then
+        return []
+
+
+def name_chain(
+    objs: list[object], label: str, kind: RootKind
+) -> tuple[str, RootKind, tuple[str, ...]]:
+    """The root label and edges of ``objs``, a chain from a root down to a sample."""
+    edges: list[str] = []
+    start = 0
+    if kind == "module global" and len(objs) > 1:
+        label = (
+            f"{label}{_dict_key(cast('dict[object, object]', objs[0]), objs[1], attribute=True)}"
+        )
+        start = 1
+    elif kind == "class attribute" and len(objs) > 2:
+        label = (
+            f"{label}{_dict_key(cast('dict[object, object]', objs[1]), objs[2], attribute=True)}"
+        )
+        start = 2
+    elif kind == "lru_cache" and len(objs) > 1:
+        start = 1
+    for position in range(start, len(objs) - 1):
+        parent, child = objs[position], objs[position + 1]
+        owner = objs[position - 1] if position else None
+        namespace = issubclass(type(parent), dict) and _is_namespace(
+            owner, cast("dict[object, object]", parent)
+        )
+        if not namespace:
+            edges.append(f"({type_name(type(parent))})")
+        edges.append(_edge(parent, child, namespace=namespace))
+    return label, kind, tuple(edge for edge in edges if edge)
+
+
+def _edge(parent: object, child: object, *, namespace: bool) -> str:
+    tp = type(parent)
+    if issubclass(tp, dict):
+        return _dict_key(cast("dict[object, object]", parent), child, attribute=namespace)
+    if issubclass(tp, (list, tuple, set, frozenset)) or tp.__name__ == "deque":
+        return "[item]"
+    names = _ATTRIBUTE_EDGES.get(type_name(tp), ())
+    if issubclass(tp, BaseException):
+        names = _EXCEPTION_EDGES
+    for name in names:
+        if getattr(parent, name, None) is child:
+            return f".{name}"
+    return _attribute(parent, child)
+
+
+def _is_namespace(owner: object, namespace: dict[object, object]) -> bool:
+    """Whether ``namespace`` is the ``__dict__`` of ``owner`` (its keys are attribute names)."""
+    if owner is None or issubclass(type(owner), type):
+        return False
+    try:
+        return object.__getattribute__(owner, "__dict__") is namespace
+    except Exception:  # noqa: BLE001 - an owner without a __dict__ is simply not its namespace
+        return False
+
+
+def _dict_key(namespace: dict[object, object], child: object, *, attribute: bool) -> str:
+    for key, value in list(namespace.items()):
+        if value is child:
+            if attribute and isinstance(key, str) and key.isidentifier():
+                return f".{key}"
+            return "[key]"
+        if key is child:
+            return "<key>"
+    return "[key]"
+
+
+def _attribute(parent: object, child: object) -> str:
+    """``.name`` when ``child`` is one of ``parent``'s own attributes (dict or slots)."""
+    try:
+        namespace = object.__getattribute__(parent, "__dict__")
+    except Exception:  # noqa: BLE001 - no instance dict: try the slots below
+        namespace = None
+    if isinstance(namespace, dict):
+        if namespace is child:
+            return ""
+        for key, value in list(namespace.items()):
+            if value is child and isinstance(key, str) and key.isidentifier():
+                return f".{key}"
+    return _slot(parent, child)
+
+
+def _slot(parent: object, child: object) -> str:
+    for klass in type(parent).__mro__:
+        for key, descriptor in list(vars(klass).items()):
+            if type(descriptor).__name__ != "member_descriptor":
+                continue
+            try:
+                if descriptor.__get__(parent, klass) is child:
+                    return f".{key}"
+            except Exception:  # noqa: BLE001, S112 - an unset slot holds nothing
+                continue
+    return "(referent)"
