@@ -1,0 +1,168 @@
+"""Which layer of memory grows: a pure function of the probe readings over one window.
+
+A leak shows as process memory (RSS, or the cgroup's usage) growing. The other
+readings over the same window say where it lives:
+
+- **Python objects**: the census (gc-tracked objects) explains most of it.
+- **untracked Python data**: str, bytes, numbers and other untracked values;
+  the tracing window or the grown containers explain it, the census does not.
+- **native memory**: malloc's in-use bytes grow and Python's allocators do
+  not, or an extension reports the allocations in its own tracemalloc domain
+  (numpy); libxml2-style C allocations no Python tool sees.
+- **allocator retention**: RSS grows while malloc's in-use bytes and Python's
+  blocks do not: freed memory kept by the allocator (fragmentation, arenas
+  that cannot be returned).
+
+No clock, no probe, no I/O here: the caller passes the figures, and the same
+figures always give the same verdict, which is what the property tests drive.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from memwatch.formatting import format_size
+
+__all__ = ["Layer", "LayerReadings", "Verdict", "judge"]
+
+Layer = Literal[
+    "none", "python objects", "untracked python data", "native memory", "allocator retention"
+]
+
+#: Process growth below this many bytes over a window is not a leak to explain.
+MIN_GROWTH = 1 << 20
+#: Share of the process growth a layer must account for to be named.
+EXPLAINS = 0.5
+#: Bytes per Python allocator block assumed when blocks are the only evidence (a small object).
+BLOCK_BYTES = 64
+
+
+@attrs.frozen
+class LayerReadings:
+    """What the probes and the census saw change over one window (bytes unless noted).
+
+    Attributes:
+        seconds: The window's length.
+        process_growth: RSS or cgroup usage, end minus start.
+        malloc_growth: mallinfo2 in-use bytes, end minus start; ``None`` without glibc.
+        blocks_growth: ``sys.getallocatedblocks()``, end minus start (a count).
+        census_growth: Shallow bytes of gc-tracked objects, second census minus first.
+        untracked_growth: Bytes of untracked values the grown containers gained.
+        traced_growth: Live bytes the tracing window saw allocated in Python's
+            domain; ``None`` when no window traced.
+        foreign_traced_growth: Live bytes traced in extensions' own domains (numpy).
+    """
+
+    seconds: float
+    process_growth: int
+    malloc_growth: int | None = None
+    blocks_growth: int = 0
+    census_growth: int = 0
+    untracked_growth: int = 0
+    traced_growth: int | None = None
+    foreign_traced_growth: int = 0
+
+
+@attrs.frozen
+class Verdict:
+    """The layer that grows, in one sentence, with the figures behind it.
+
+    Attributes:
+        layer: One of :data:`Layer`.
+        text: One sentence for the on-call engineer.
+        figures: The readings it was judged on.
+    """
+
+    layer: Layer
+    text: str
+    figures: LayerReadings
+
+
+def judge(readings: LayerReadings) -> Verdict:  # noqa: PLR0911 - one return per row of the decision table
+    """Name the layer of memory that grew over the window.
+
+    Args:
+        readings: The figures over one window.
+
+    Returns:
+        The verdict.
+    """
+    growth = readings.process_growth
+    if growth < MIN_GROWTH:
+        return Verdict(
+            "none",
+            f"process memory grew {format_size(max(growth, 0))} in "
+            f"{readings.seconds:.0f}s: no leak to explain",
+            readings,
+        )
+    share = _Share(growth)
+    python_seen = max(
+        readings.census_growth + readings.untracked_growth, readings.traced_growth or 0
+    )
+    if share.explains(readings.foreign_traced_growth) and readings.foreign_traced_growth >= (
+        python_seen
+    ):
+        return Verdict("native memory", _native_text(share, readings, foreign=True), readings)
+    if share.explains(python_seen):
+        if readings.census_growth >= EXPLAINS * python_seen:
+            text = (
+                f"Python objects: the census explains {share.of(readings.census_growth)} of "
+                f"{format_size(growth)} process growth; see the types and their holders"
+            )
+            return Verdict("python objects", text, readings)
+        text = (
+            f"untracked Python data (str, bytes, numbers): {share.of(python_seen)} of "
+            f"{format_size(growth)} process growth, which the census does not count; "
+            "see the allocation sites and the grown containers"
+        )
+        return Verdict("untracked python data", text, readings)
+    if share.explains(readings.blocks_growth * BLOCK_BYTES):
+        text = (
+            f"untracked Python data: Python's allocator holds {readings.blocks_growth:,} more "
+            f"blocks while the census explains {share.of(python_seen)} of "
+            f"{format_size(growth)} process growth; trace a window to find the lines"
+        )
+        return Verdict("untracked python data", text, readings)
+    if readings.malloc_growth is not None and share.explains(readings.malloc_growth):
+        return Verdict("native memory", _native_text(share, readings, foreign=False), readings)
+    malloc = (
+        "malloc's in-use bytes are not known here"
+        if readings.malloc_growth is None
+        else f"malloc's in-use bytes grew {format_size(max(readings.malloc_growth, 0))}"
+    )
+    text = (
+        f"allocator retention or fragmentation: process memory grew {format_size(growth)} "
+        f"while {malloc} and Python's objects explain {share.of(python_seen)}: freed memory "
+        "the allocator keeps (try MALLOC_ARENA_MAX=2 or jemalloc)"
+    )
+    return Verdict("allocator retention", text, readings)
+
+
+def _native_text(share: _Share, readings: LayerReadings, *, foreign: bool) -> str:
+    if foreign:
+        seen = (
+            f"an extension's own tracemalloc domain (numpy-style) holds "
+            f"{share.of(readings.foreign_traced_growth)}"
+        )
+    else:
+        seen = f"malloc's in-use bytes explain {share.of(readings.malloc_growth or 0)}"
+    return (
+        f"native memory: {seen} of {format_size(readings.process_growth)} process growth "
+        "while Python's allocators do not grow with it: C allocations (numpy arrays, lxml/"
+        "libxml2 trees, other extensions); run the service under `memray run --native` to "
+        "find them"
+    )
+
+
+@attrs.frozen
+class _Share:
+    growth: int
+
+    def explains(self, part: int) -> bool:
+        return part >= EXPLAINS * self.growth
+
+    def of(self, part: int) -> str:
+        percent = max(0.0, 100.0 * part / self.growth)
+        return f"{min(percent, 999.0):.0f}%"
