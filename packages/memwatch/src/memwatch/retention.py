@@ -1,43 +1,25 @@
-"""Retention paths: why sampled new objects are still alive.
+"""Retention paths: why sampled new objects are still alive, grouped by chain.
 
-For a few sampled objects of each growing type, a breadth-first search walks
-backwards from the objects to whatever holds them until it meets a root (see
-:mod:`memwatch.roots`). Samples that follow the same chain are grouped, and the
-top chains are reported with the share of samples that follow each.
-
-Cost and bounds: each level of depth is one pass over the gc-tracked heap,
-oldest generation first. The referents of a few thousand objects at a time are
-listed in C (:func:`gc.get_referents`), their ids copied out in one block and
-checked in C against the ids wanted at this level; only a chunk with a hit is
-looked at object by object. A pass ends early once every node has been found
-as often as its reference count says. All samples share one search, the
-frontier keeps only nodes whose samples have no root yet, and depth, node and
-time limits stop it. No :func:`gc.get_referrers`. Once it returns, nothing
-here holds a reference to an application object, and nothing read out of an
-object's value is ever in the result.
+The top growing types of a diff are sampled (ids present after, absent
+before); :mod:`memwatch.referrers` finds each sample's chain of referrers to a
+root (:mod:`memwatch.roots`), and samples that follow the same chain are
+grouped: the top chains, with the share of samples that follow each. Names
+only, never values. Costs and bounds are those of :mod:`memwatch.referrers`.
 """
 
 from __future__ import annotations
 
-import gc
 import random
-import sys
-import time
 from collections import Counter
-from itertools import compress
 from typing import TYPE_CHECKING
 
 import attrs
 
-from memwatch.census import _ids_bytes, type_name
-from memwatch.roots import UNREACHABLE, RootKind, Roots, frames_of, name_chain
+from memwatch.referrers import Chain, trace_objects
+from memwatch.roots import UNREACHABLE, RootKind
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
-
-# Referents are listed a chunk of objects at a time, in C; only a chunk with a hit is
-# looked at object by object.
-_CHUNK = 2048
 
 __all__ = ["UNREACHABLE", "RetentionPath", "RootKind", "TypeRetention"]
 __all__ += ["explain_retention", "group_paths", "sample_new_ids"]
@@ -88,9 +70,7 @@ class TypeRetention:
     partial: bool = False
 
 
-def group_paths(
-    found: Iterable[tuple[str, RootKind, tuple[str, ...]]], *, top: int = 3
-) -> tuple[RetentionPath, ...]:
+def group_paths(found: Iterable[Chain], *, top: int = 3) -> tuple[RetentionPath, ...]:
     """Group per-sample chains into the ``top`` most followed ones.
 
     Args:
@@ -136,21 +116,6 @@ def sample_new_ids(before: Iterable[int], after: Sequence[int], limit: int) -> l
     return [new[position] for position in picked]
 
 
-@attrs.define
-class _Search:
-    """The state of one backward search; internal, dropped when the search returns."""
-
-    nodes: dict[int, object] = attrs.Factory(dict)
-    origins: dict[int, int] = attrs.Factory(dict)
-    children: dict[int, list[int]] = attrs.Factory(dict)
-    parents: dict[int, list[int]] = attrs.Factory(dict)
-    roots: dict[int, tuple[str, RootKind]] = attrs.Factory(dict)
-    resolved: dict[int, int] = attrs.Factory(dict)
-    sampled: set[int] = attrs.Factory(set)
-    unresolved: int = 0
-    stopped: str = ""
-
-
 def explain_retention(
     ids_by_type: Mapping[str, Sequence[int]],
     *,
@@ -175,223 +140,18 @@ def explain_retention(
     Returns:
         One :class:`TypeRetention` per type that had a live sample, in input order.
     """
-    deadline = None if time_budget is None else time.perf_counter() + time_budget
-    objects = _heap()
-    try:
-        samples = _resolve(objects, ids_by_type)
-        search = _Search()
-        for bit, (_, sample) in enumerate(samples):
-            search.nodes[id(sample)] = sample
-            search.sampled.add(id(sample))
-            search.origins[id(sample)] = search.origins.get(id(sample), 0) | (1 << bit)
-        sample = None  # not a reference of ours while referrers are counted
-        search.unresolved = (1 << len(samples)) - 1
-        _run(search, objects, max_depth, max_nodes, deadline)
-        del objects
-        per_type: dict[str, list[tuple[str, RootKind, tuple[str, ...]]]] = {}
-        for bit, (name, obj) in enumerate(samples):
-            per_type.setdefault(name, []).append(_describe(search, bit, id(obj)))
-        return tuple(
-            TypeRetention(
-                what=name,
-                sampled=len(found),
-                paths=group_paths(found, top=top),
-                partial=any(kind == "search limit" for _, kind, _ in found),
-            )
-            for name, found in per_type.items()
+    per_type: dict[str, list[Chain]] = {name: [] for name in ids_by_type}
+    for name, _, chain in trace_objects(
+        ids_by_type, max_depth=max_depth, max_nodes=max_nodes, time_budget=time_budget
+    ):
+        per_type[name].append(chain)
+    return tuple(
+        TypeRetention(
+            what=name,
+            sampled=len(found),
+            paths=group_paths(found, top=top),
+            partial=any(kind == "search limit" for _, kind, _ in found),
         )
-    finally:
-        samples = search = None  # type: ignore[assignment]
-
-
-def _heap() -> list[object]:
-    """Every tracked object, oldest generation first: holders are mostly older than the held."""
-    old = gc.get_objects(generation=2)
-    middle = gc.get_objects(generation=1)
-    young = gc.get_objects(generation=0)
-    own = {id(old), id(middle), id(young)}
-    old.extend(obj for obj in middle if id(obj) not in own)
-    old.extend(obj for obj in young if id(obj) not in own)
-    return old
-
-
-def _resolve(
-    objects: list[object], ids_by_type: Mapping[str, Sequence[int]]
-) -> list[tuple[str, object]]:
-    wanted = {ident: name for name, ids in ids_by_type.items() for ident in ids}
-    alive = compress(objects, map(wanted.__contains__, map(id, objects)))
-    return [(wanted[id(obj)], obj) for obj in alive if type_name(type(obj)) == wanted[id(obj)]]
-
-
-def _run(
-    search: _Search, objects: list[object], max_depth: int, max_nodes: int, deadline: float | None
-) -> None:
-    roots = Roots.collect()
-    # This thread's frames hold the search's own locals: never a referrer to report.
-    skip = {id(frame) for frame in frames_of(sys._getframe())} | {id(objects)}  # noqa: SLF001
-    frontier = set(search.nodes)
-    for ident in frontier:
-        _mark_root(search, ident, roots.node_root(ident))
-    for _depth in range(max_depth):
-        frontier = {n for n in frontier if search.origins[n] & search.unresolved}
-        if not frontier:
-            return
-        hits = _scan(objects, _expected_referrers(search, frontier), skip, deadline)
-        if hits is None:
-            search.stopped = "time budget"
-            return
-        next_frontier: set[int] = set()
-        while hits:
-            parent, child_ids = hits.pop()
-            if not _adopt(
-                search,
-                roots,
-                parent,
-                child_ids=child_ids,
-                next_frontier=next_frontier,
-                max_nodes=max_nodes,
-            ):
-                search.stopped = "node limit"
-                return
-            del parent
-        frontier = {n for n in next_frontier if n not in search.roots}
-    search.stopped = "depth limit"
-
-
-def _adopt(
-    search: _Search,
-    roots: Roots,
-    parent: object,
-    *,
-    child_ids: list[int],
-    next_frontier: set[int],
-    max_nodes: int,
-) -> bool:
-    """Record ``parent`` as a referrer of ``child_ids``; False when the node limit is reached."""
-    pid = id(parent)
-    known = pid in search.nodes
-    if not known:
-        if len(search.nodes) >= max_nodes:
-            return False
-        search.nodes[pid] = parent
-        search.origins[pid] = 0
-        next_frontier.add(pid)
-    bits = 0
-    for child in child_ids:
-        search.children.setdefault(pid, []).append(child)
-        search.parents.setdefault(child, []).append(pid)
-        bits |= search.origins[child]
-    _spread(search, pid, bits)
-    if not known:
-        _mark_root(search, pid, roots.parent_root(parent) or roots.node_root(pid))
-    return True
-
-
-def _expected_referrers(search: _Search, frontier: set[int]) -> dict[int, int]:
-    """Per frontier id, the references to it that the heap holds (its refcount minus ours).
-
-    Ours: :func:`sys.getrefcount`'s argument, the heap list, ``search.nodes``,
-    and for a sample its entry in the sample list. Once every frontier node has
-    been found that many times the level's pass can stop early. A reference the
-    pass cannot see (a C static, a running frame's local) only keeps the count
-    above zero, so the pass then runs to the end: never a missed referrer.
-    """
-    getrefcount = sys.getrefcount
-    nodes = search.nodes
-    sampled = search.sampled
-    return {n: getrefcount(nodes[n]) - 3 - (n in sampled) for n in frontier}
-
-
-def _spread(search: _Search, start: int, bits: int) -> None:
-    """Add sample bits to ``start`` and every ancestor found so far; resolve at roots."""
-    todo = [(start, bits)]
-    while todo:
-        node, new = todo.pop()
-        new &= ~search.origins[node]
-        if not new:
-            continue
-        search.origins[node] |= new
-        if node in search.roots:
-            _resolve_bits(search, node, new)
-        todo.extend((parent, new) for parent in search.parents.get(node, ()))
-
-
-def _mark_root(search: _Search, node: int, root: tuple[str, RootKind] | None) -> None:
-    if root is None:
-        return
-    search.roots[node] = root
-    _resolve_bits(search, node, search.origins[node])
-
-
-def _resolve_bits(search: _Search, root: int, bits: int) -> None:
-    bits &= search.unresolved
-    bit = 0
-    while bits >> bit:
-        if bits >> bit & 1:
-            search.resolved[bit] = root
-        bit += 1
-    search.unresolved &= ~bits
-
-
-def _scan(
-    objects: list[object], remaining: dict[int, int], skip: set[int], deadline: float | None
-) -> list[tuple[object, list[int]]] | None:
-    """Objects referring to a frontier id, with those ids; ``None`` when time ran out.
-
-    ``remaining`` (frontier id -> references not found yet) is counted down;
-    the pass ends when no reference is left to find.
-    """
-    hits: list[tuple[object, list[int]]] = []
-    frontier = set(remaining)
-    isdisjoint = frontier.isdisjoint
-    left = sum(max(0, count) for count in remaining.values())
-    for start in range(0, len(objects), _CHUNK):
-        if left <= 0:
-            break
-        if deadline is not None and time.perf_counter() > deadline:
-            return None
-        chunk = objects[start : start + _CHUNK]
-        if isdisjoint(memoryview(_ids_bytes(gc.get_referents(*chunk))).cast("Q")):
-            continue
-        for obj in chunk:
-            if id(obj) in skip:
-                continue
-            refs = list(map(id, gc.get_referents(obj)))
-            found = frontier.intersection(refs)
-            if found:
-                hits.append((obj, sorted(found)))
-                for child in found:
-                    count = refs.count(child)
-                    left -= min(count, max(0, remaining[child]))
-                    remaining[child] -= count
-    return hits
-
-
-def _describe(search: _Search, bit: int, sample: int) -> tuple[str, RootKind, tuple[str, ...]]:
-    """The chain of sample ``bit`` as (root, kind, edges), or why there is none."""
-    root = search.resolved.get(bit)
-    if root is None:
-        if search.stopped:
-            return f"search limit: {search.stopped}", "search limit", ()
-        return UNREACHABLE, "unreachable", ()
-    chain = _chain(search, root, sample, 1 << bit)
-    label, kind = search.roots[root]
-    return (*name_chain([search.nodes[node] for node in chain], label, kind),)
-
-
-def _chain(search: _Search, root: int, sample: int, mask: int) -> list[int]:
-    """Node ids from ``root`` down to ``sample`` through nodes that carry ``mask``."""
-    came_from = {root: root}
-    queue = [root]
-    for node in queue:
-        if node == sample:
-            break
-        for child in search.children.get(node, ()):
-            if child not in came_from and search.origins.get(child, 0) & mask:
-                came_from[child] = node
-                queue.append(child)
-    chain = [sample]
-    while chain[-1] != root:
-        chain.append(came_from[chain[-1]])
-    chain.reverse()
-    return chain
+        for name, found in per_type.items()
+        if found
+    )
