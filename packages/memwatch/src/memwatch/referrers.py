@@ -27,7 +27,7 @@ from memwatch.roots import UNREACHABLE, RootKind, Roots, frames_of, name_chain
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["Chain", "trace_objects"]
+__all__ = ["Chain", "trace_given", "trace_objects"]
 
 #: One object's chain: the root's label, its kind, and the edges down to the object.
 Chain = tuple[str, RootKind, tuple[str, ...]]
@@ -70,10 +70,44 @@ def trace_objects(
     Returns:
         ``(type name, id, (root, kind, edges))`` per object found alive.
     """
-    deadline = None if time_budget is None else time.perf_counter() + time_budget
     objects = _heap()
+    samples = _resolve(objects, ids_by_type)
+    return _trace(objects, samples, max_depth, max_nodes, time_budget)
+
+
+def trace_given(
+    samples: list[tuple[str, object]],
+    *,
+    max_depth: int = 24,
+    max_nodes: int = 20_000,
+    time_budget: float | None = 5.0,
+) -> list[tuple[str, int, Chain]]:
+    """Like :func:`trace_objects`, for objects in hand (untracked ones too).
+
+    Args:
+        samples: ``(label, object)`` pairs. The list is emptied: once the
+            search returns, nothing here refers to the objects.
+        max_depth: See :func:`explain_retention`.
+        max_nodes: See :func:`explain_retention`.
+        time_budget: See :func:`explain_retention`.
+
+    Returns:
+        ``(label, id, (root, kind, edges))`` per object.
+    """
+    mine = samples[:]
+    samples.clear()
+    return _trace(_heap(), mine, max_depth, max_nodes, time_budget)
+
+
+def _trace(
+    objects: list[object],
+    samples: list[tuple[str, object]],
+    max_depth: int,
+    max_nodes: int,
+    time_budget: float | None,
+) -> list[tuple[str, int, Chain]]:
+    deadline = None if time_budget is None else time.perf_counter() + time_budget
     try:
-        samples = _resolve(objects, ids_by_type)
         search = _Search()
         for bit, (_, sample) in enumerate(samples):
             search.nodes[id(sample)] = sample
@@ -82,13 +116,14 @@ def trace_objects(
         sample = None  # not a reference of ours while referrers are counted
         search.unresolved = (1 << len(samples)) - 1
         _run(search, objects, max_depth, max_nodes, deadline)
-        del objects
+        objects.clear()
         return [
             (name, id(obj), _describe(search, bit, id(obj)))
             for bit, (name, obj) in enumerate(samples)
         ]
     finally:
-        samples = search = None  # type: ignore[assignment]
+        samples.clear()
+        search = None  # type: ignore[assignment]
 
 
 def _heap() -> list[object]:
@@ -177,16 +212,17 @@ def _adopt(
 def _expected_referrers(search: _Search, frontier: set[int]) -> dict[int, int]:
     """Per frontier id, the references to it that the heap holds (its refcount minus ours).
 
-    Ours: :func:`sys.getrefcount`'s argument, the heap list, ``search.nodes``,
-    and for a sample its entry in the sample list. Once every frontier node has
-    been found that many times the level's pass can stop early. A reference the
+    Ours: :func:`sys.getrefcount`'s argument, ``search.nodes``, the heap list
+    (for a tracked object), and for a sample its entry in the sample list. Once
+    every frontier node has been found that many times the pass can stop early. A reference the
     pass cannot see (a C static, a running frame's local) only keeps the count
     above zero, so the pass then runs to the end: never a missed referrer.
     """
     getrefcount = sys.getrefcount
     nodes = search.nodes
     sampled = search.sampled
-    return {n: getrefcount(nodes[n]) - 3 - (n in sampled) for n in frontier}
+    is_tracked = gc.is_tracked
+    return {n: getrefcount(nodes[n]) - 2 - is_tracked(nodes[n]) - (n in sampled) for n in frontier}
 
 
 def _spread(search: _Search, start: int, bits: int) -> None:

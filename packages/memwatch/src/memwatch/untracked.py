@@ -1,0 +1,212 @@
+"""Untracked data: what grown containers gained that no census can count.
+
+str, bytes, int, float (and C objects such as numpy arrays) are not
+gc-tracked, so a census sees a dict cache of rendered pages as one dict
+growing by a few kilobytes while megabytes of strings pile up in it. They live
+in containers, though, and containers are tracked: a dict, list, set or deque
+whose item count grows is where the untracked data is.
+
+Cheaply: a baseline records the item count of every container holding at
+least ``min_items`` items (one pass over the tracked heap, ``len`` in C); the
+second pass finds the containers that grew most, and for each, sizes the
+newest items it holds (the last ones of a dict, list or deque; any for a set)
+and scales that sample to the items gained. Holders are named by their
+retention chain (:mod:`memwatch.referrers`): ``app._RENDERED_BODIES (dict):
++12,000 items, +18.2 mb``. Only ids and counts are kept between the passes.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections import Counter, OrderedDict, defaultdict, deque
+from itertools import compress, islice
+
+import attrs
+
+from memwatch.census import bookkeeping, type_name
+from memwatch.formatting import format_size
+from memwatch.referrers import trace_given
+
+__all__ = ["ContainerCounts", "GrownContainer", "count_containers", "grown_containers"]
+
+_CONTAINERS = frozenset({dict, list, set, deque, OrderedDict, defaultdict})
+#: Containers smaller than this are not followed: a cache that leaks gets past it fast.
+MIN_ITEMS = 256
+_CHUNK = 4096
+#: Newest items sized per grown container.
+SAMPLE_ITEMS = 512
+
+
+@bookkeeping
+@attrs.frozen(eq=False)
+class ContainerCounts:
+    """Item counts of the large containers at one moment; ids and numbers only.
+
+    Attributes:
+        counts: Per container id, its item count.
+        min_items: The smallest count recorded.
+    """
+
+    counts: dict[int, int] = attrs.field(repr=False)
+    min_items: int
+
+
+@attrs.frozen
+class GrownContainer:
+    """A container that gained items, and what untracked data came with them.
+
+    Attributes:
+        what: The container's type name.
+        holder: Its retention chain as one line (``"app.CACHE (dict)"``); ``""`` if not found.
+        items: Items gained.
+        untracked_bytes: Estimated bytes of untracked values those items brought.
+        untracked_types: The untracked value types seen in the sample, largest share first.
+    """
+
+    what: str
+    holder: str
+    items: int
+    untracked_bytes: int
+    untracked_types: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """One line: ``app.CACHE (dict): +12,000 items, +18.2 mb``."""
+        name = f"{self.holder} ({self.what})" if self.holder else self.what
+        return f"{name}: +{self.items:,} items, +{format_size(self.untracked_bytes)}"
+
+
+def count_containers(*, min_items: int = MIN_ITEMS) -> ContainerCounts:
+    """Record the item count of every dict, list, set and deque with ``min_items`` or more.
+
+    Args:
+        min_items: Smaller containers are left out.
+
+    Returns:
+        The counts, to pass to :func:`grown_containers` later.
+    """
+    counts = {id(obj): size for obj, size in _large(gc.get_objects(), min_items)}
+    return ContainerCounts(counts=counts, min_items=min_items)
+
+
+def _large(objects: list[object], min_items: int) -> list[tuple[object, int]]:
+    """Containers with ``min_items`` or more, tracked or not, each once.
+
+    A dict holding only str, bytes and numbers is not gc-tracked (up to 3.13),
+    which is exactly what a cache of rendered pages is: such containers are
+    found among the referents of the tracked objects, one chunk at a time in C.
+    """
+    is_container = _CONTAINERS.__contains__
+    found: dict[int, tuple[object, int]] = {}
+    for start in range(0, len(objects), _CHUNK):
+        chunk = objects[start : start + _CHUNK]
+        for candidates in (chunk, gc.get_referents(*chunk)):
+            containers = list(compress(candidates, map(is_container, map(type, candidates))))
+            for obj, size in zip(containers, map(len, containers), strict=True):
+                if size >= min_items:
+                    found[id(obj)] = (obj, size)
+    return list(found.values())
+
+
+def grown_containers(
+    before: ContainerCounts,
+    *,
+    top: int = 5,
+    sample_items: int = SAMPLE_ITEMS,
+    time_budget: float | None = 2.0,
+) -> tuple[GrownContainer, ...]:
+    """The containers that gained most items since ``before``, with their untracked bytes.
+
+    A container not in ``before`` counts from zero (it was new, or smaller
+    than ``before.min_items``).
+
+    Args:
+        before: Counts from :func:`count_containers`.
+        top: At most this many containers.
+        sample_items: Newest items sized per container.
+        time_budget: Seconds the retention search for the holders may take.
+
+    Returns:
+        The containers, most items gained first (ties by type name).
+    """
+    objects = gc.get_objects()
+    growth = [
+        (size - before.counts.get(id(obj), 0), obj)
+        for obj, size in _large(objects, before.min_items)
+        if size > before.counts.get(id(obj), 0)
+    ]
+    del objects
+    growth.sort(key=lambda item: (-item[0], type_name(type(item[1]))))
+    del growth[top:]
+    grown = [
+        (id(obj), type_name(type(obj)), gained, *_untracked(obj, gained, sample_items))
+        for gained, obj in growth
+    ]
+    containers = [(type_name(type(obj)), obj) for _, obj in growth]
+    growth.clear()  # the search counts references: hold each container once
+    holders = _holders(containers, time_budget)
+    return tuple(
+        GrownContainer(
+            what=what,
+            holder=holders.get(ident, ""),
+            items=gained,
+            untracked_bytes=size,
+            untracked_types=types,
+        )
+        for ident, what, gained, size, types in grown
+    )
+
+
+def _newest(container: object, count: int) -> list[object]:
+    """The last ``count`` items (keys and values for a dict), newest first where ordered."""
+    if isinstance(container, dict):
+        pairs = islice(reversed(container.items()), count)
+        return [part for pair in pairs for part in pair]
+    if isinstance(container, (list, deque)):
+        return list(islice(reversed(container), count))
+    return list(islice(iter(container), count))  # type: ignore[call-overload]
+
+
+def _untracked(container: object, gained: int, sample_items: int) -> tuple[int, tuple[str, ...]]:
+    """Estimated untracked bytes the ``gained`` items brought, and the value types seen."""
+    per_item, types = _untracked_per_item(container, min(gained, sample_items))
+    return int(per_item * gained), types
+
+
+def _untracked_per_item(container: object, count: int) -> tuple[float, tuple[str, ...]]:
+    """Mean bytes of untracked values per item among the newest ``count``, and their types."""
+    if count <= 0:
+        return 0.0, ()
+    try:
+        values = _newest(container, count)
+    except RuntimeError:  # changed size during iteration: another thread is filling it
+        return 0.0, ()
+    sizes: Counter[str] = Counter()
+    for value in values:
+        if not gc.is_tracked(value):
+            sizes[type_name(type(value))] += _deep_size(value)
+    total = sum(sizes.values())
+    return total / count, tuple(name for name, _ in sizes.most_common())
+
+
+def _deep_size(value: object) -> int:
+    """The size of an untracked value; an untracked tuple holds untracked values only."""
+    try:
+        size = sys.getsizeof(value)
+    except Exception:  # noqa: BLE001 - an extension's __sizeof__ may fail: count nothing
+        return 0
+    if type(value) is tuple:
+        size += sum(map(_deep_size, value))
+    return size
+
+
+def _holders(containers: list[tuple[str, object]], time_budget: float | None) -> dict[int, str]:
+    """Each container's retention chain as one line, by id; empties ``containers``."""
+    if not containers:
+        return {}
+    return {
+        ident: " ".join((root, *edges))
+        for _, ident, (root, kind, edges) in trace_given(containers, time_budget=time_budget)
+        if kind not in {"unreachable", "search limit"}
+    }
