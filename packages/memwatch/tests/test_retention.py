@@ -299,3 +299,23 @@ def test_sample_new_ids(before: list[int], after: list[int], limit: int) -> None
     assert set(picked) <= set(new)
     assert picked == sorted(picked, key=after.index)
     assert picked == sample_new_ids(before, after, limit)
+
+
+def test_kept_exc_info_names_the_frame_local(app: types.ModuleType) -> None:
+    """A list local to the failing frame, kept through ``sys.exc_info()``, is named by its local."""
+
+    def charge() -> None:
+        basket = [app.Payload(1)]
+        raise ValueError(len(basket))
+
+    try:
+        charge()
+    except ValueError:
+        app.HOLDER.items.append(sys.exc_info())
+    frame = app.HOLDER.items[0][2].tb_next.tb_frame
+    basket = frame.f_locals["basket"]
+    path = _only(explain_retention({"list": [id(basket)]}), "list").paths[0]
+    del frame, basket
+    app.HOLDER.items.clear()
+    assert path.root == "retention_app.HOLDER"
+    assert path.edges[-4:] == ("(traceback)", ".tb_frame", "(frame)", ".f_locals.basket")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from memwatch.census import take_census
 from memwatch.untracked import count_containers, grown_containers
 
 if TYPE_CHECKING:
@@ -83,3 +84,14 @@ def test_numpy_arrays_in_a_list() -> None:
         assert top.untracked_bytes >= 300 * 8000
     finally:
         del sys.modules[module.__name__]
+
+
+def test_memwatchs_own_census_tables_are_not_listed(app: types.ModuleType) -> None:
+    """A census taken between the two counts is memwatch's bookkeeping, never a grown container."""
+    before = count_containers()
+    census = take_census()
+    app.RENDERED.update((i, str(i)) for i in range(300))
+    holders = [found.holder for found in grown_containers(before)]
+    assert holders[0] == "untracked_app.RENDERED"
+    assert not any("Census" in holder for holder in holders)
+    del census

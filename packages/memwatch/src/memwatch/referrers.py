@@ -34,7 +34,9 @@ Chain = tuple[str, RootKind, tuple[str, ...]]
 
 # Referents are listed a chunk of objects at a time, in C; only a chunk with a hit is
 # looked at object by object.
-_CHUNK = 2048
+_CHUNK = 256
+# A chunk with a hit is halved until this many objects are left, then looked at one by one.
+_LEAF = 8
 
 
 @attrs.define
@@ -266,28 +268,33 @@ def _scan(
     """
     hits: list[tuple[object, list[int]]] = []
     frontier = set(remaining)
-    isdisjoint = frontier.isdisjoint
     left = sum(max(0, count) for count in remaining.values())
     for start in range(0, len(objects), _CHUNK):
         if left <= 0:
             break
         if deadline is not None and time.perf_counter() > deadline:
             return None
-        chunk = objects[start : start + _CHUNK]
-        if isdisjoint(memoryview(_ids_bytes(gc.get_referents(*chunk))).cast("Q")):
-            continue
-        for obj in chunk:
+        for obj in _referring(objects[start : start + _CHUNK], frontier):
             if id(obj) in skip:
                 continue
             refs = list(map(id, gc.get_referents(obj)))
             found = frontier.intersection(refs)
-            if found:
-                hits.append((obj, sorted(found)))
-                for child in found:
-                    count = refs.count(child)
-                    left -= min(count, max(0, remaining[child]))
-                    remaining[child] -= count
+            hits.append((obj, sorted(found)))
+            for child in found:
+                count = refs.count(child)
+                left -= min(count, max(0, remaining[child]))
+                remaining[child] -= count
     return hits
+
+
+def _referring(chunk: list[object], frontier: set[int]) -> list[object]:
+    """The objects of ``chunk`` that refer to a frontier id, found by halving in C."""
+    if frontier.isdisjoint(memoryview(_ids_bytes(gc.get_referents(*chunk))).cast("Q")):
+        return []
+    if len(chunk) <= _LEAF:
+        return [obj for obj in chunk if not frontier.isdisjoint(map(id, gc.get_referents(obj)))]
+    half = len(chunk) // 2
+    return _referring(chunk[:half], frontier) + _referring(chunk[half:], frontier)
 
 
 def _describe(search: _Search, bit: int, sample: int) -> Chain:

@@ -182,7 +182,17 @@ def _edge(parent: object, child: object, *, namespace: bool) -> str:
     for name in names:
         if getattr(parent, name, None) is child:
             return f".{name}"
+    if tp.__name__ == "frame":
+        return _frame_local(parent, child)
     return _attribute(parent, child)
+
+
+def _frame_local(frame: object, child: object) -> str:
+    """``.f_locals.name`` when ``child`` is one of a (finished) frame's local variables."""
+    for var, value in _frame_locals(frame):  # type: ignore[arg-type]
+        if value is child and var.isidentifier():
+            return f".f_locals.{var}"
+    return "(referent)"
 
 
 def _is_namespace(owner: object, namespace: dict[object, object]) -> bool:

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from memwatch.census import bookkeeping
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from types import TracebackType
@@ -200,6 +202,7 @@ def _snapshot_traces() -> list[tuple[tuple[tuple[str, int], ...], int, int]]:
     ]
 
 
+@bookkeeping
 class TracingWindow:
     """tracemalloc on for one capture; open, take :meth:`sites`, close.
 

@@ -24,7 +24,7 @@ from itertools import compress, islice
 
 import attrs
 
-from memwatch.census import bookkeeping, type_name
+from memwatch.census import _BOOKKEEPING, bookkeeping, type_name
 from memwatch.formatting import format_size
 from memwatch.referrers import trace_given
 
@@ -98,15 +98,22 @@ def _large(objects: list[object], min_items: int) -> list[tuple[object, int]]:
     found among the referents of the tracked objects, one chunk at a time in C.
     """
     is_container = _CONTAINERS.__contains__
+    own = _bookkeeping_parts(objects)
     found: dict[int, tuple[object, int]] = {}
     for start in range(0, len(objects), _CHUNK):
         chunk = objects[start : start + _CHUNK]
         for candidates in (chunk, gc.get_referents(*chunk)):
             containers = list(compress(candidates, map(is_container, map(type, candidates))))
             for obj, size in zip(containers, map(len, containers), strict=True):
-                if size >= min_items:
+                if size >= min_items and id(obj) not in own:
                     found[id(obj)] = (obj, size)
     return list(found.values())
+
+
+def _bookkeeping_parts(objects: list[object]) -> set[int]:
+    """Ids of the containers memwatch's own bookkeeping holds (a census's tables)."""
+    own = list(compress(objects, map(_BOOKKEEPING.__contains__, map(type, objects))))
+    return set(map(id, gc.get_referents(*own)))
 
 
 def grown_containers(
