@@ -172,3 +172,25 @@ def test_grouping_properties(traces: list) -> None:  # type: ignore[type-arg]
         assert site.file != "/own/m.py"
         if site.library:
             assert not site.library.startswith("/app")
+
+
+def test_reading_counts_python_and_extension_domains(app: types.ModuleType) -> None:
+    """Traced bytes cover what the window allocated; numpy's buffers count as another domain."""
+    numpy = pytest.importorskip("numpy")
+    with TracingWindow() as window:
+        app.allocate(100)
+        kept = [numpy.ones(10_000) for _ in range(10)]
+        reading = window.read()
+    assert reading.traced_bytes >= 100 * 1000
+    assert reading.foreign_bytes >= 10 * 80_000
+    del kept
+
+
+def test_finish_reads_then_stops_tracing(app: types.ModuleType) -> None:
+    """finish() returns the window's sites and leaves tracing off, as a capture's end does."""
+    window = TracingWindow().open()
+    app.allocate(50)
+    reading = window.finish()
+    assert not tracemalloc.is_tracing()
+    assert reading.sites[0].file == app.__file__
+    assert window.finish().sites == ()

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from memwatch.census import _ids_bytes, type_name
-from memwatch.roots import UNREACHABLE, RootKind, Roots, frames_of, name_chain
+from memwatch.roots import UNREACHABLE, DictEntries, RootKind, Roots, frames_of, name_chain
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
 __all__ = ["Chain", "trace_given", "trace_objects"]
 
@@ -119,10 +119,7 @@ def _trace(
         search.unresolved = (1 << len(samples)) - 1
         _run(search, objects, max_depth, max_nodes, deadline)
         objects.clear()
-        return [
-            (name, id(obj), _describe(search, bit, id(obj)))
-            for bit, (name, obj) in enumerate(samples)
-        ]
+        return _describe(search, samples)
     finally:
         samples.clear()
         search = None  # type: ignore[assignment]
@@ -143,7 +140,8 @@ def _resolve(
     objects: list[object], ids_by_type: Mapping[str, Sequence[int]]
 ) -> list[tuple[str, object]]:
     wanted = {ident: name for name, ids in ids_by_type.items() for ident in ids}
-    alive = compress(objects, map(wanted.__contains__, map(id, objects)))
+    ids = memoryview(_ids_bytes(objects)).cast("Q")  # one copy, not an id() call per object
+    alive = compress(objects, map(wanted.__contains__, ids))
     return [(wanted[id(obj)], obj) for obj in alive if type_name(type(obj)) == wanted[id(obj)]]
 
 
@@ -269,7 +267,7 @@ def _scan(
     hits: list[tuple[object, list[int]]] = []
     frontier = set(remaining)
     left = sum(max(0, count) for count in remaining.values())
-    for start in range(0, len(objects), _CHUNK):
+    for start in _outside_in(len(objects)):
         if left <= 0:
             break
         if deadline is not None and time.perf_counter() > deadline:
@@ -287,6 +285,20 @@ def _scan(
     return hits
 
 
+def _outside_in(length: int) -> Iterator[int]:
+    """Chunk starts from both ends inwards: the oldest objects first, then the newest, and so on.
+
+    What holds a new object is mostly either long-lived (a global cache, at the
+    old end of the heap list) or itself new (at the young end), so both ends
+    first let a pass stop early once every referrer has been found.
+    """
+    starts = range(0, length, _CHUNK)
+    for low, high in zip(starts[: (len(starts) + 1) // 2], reversed(starts), strict=False):
+        yield low
+        if high != low:
+            yield high
+
+
 def _referring(chunk: list[object], frontier: set[int]) -> list[object]:
     """The objects of ``chunk`` that refer to a frontier id, found by halving in C."""
     if frontier.isdisjoint(memoryview(_ids_bytes(gc.get_referents(*chunk))).cast("Q")):
@@ -297,16 +309,29 @@ def _referring(chunk: list[object], frontier: set[int]) -> list[object]:
     return _referring(chunk[:half], frontier) + _referring(chunk[half:], frontier)
 
 
-def _describe(search: _Search, bit: int, sample: int) -> Chain:
-    """The chain of sample ``bit`` as (root, kind, edges), or why there is none."""
-    root = search.resolved.get(bit)
-    if root is None:
-        if search.stopped:
-            return f"search limit: {search.stopped}", "search limit", ()
-        return UNREACHABLE, "unreachable", ()
-    chain = _chain(search, root, sample, 1 << bit)
-    label, kind = search.roots[root]
-    return (*name_chain([search.nodes[node] for node in chain], label, kind),)
+def _describe(search: _Search, samples: list[tuple[str, object]]) -> list[tuple[str, int, Chain]]:
+    """Each sample's chain as (root, kind, edges), or why there is none."""
+    chains: list[list[object] | None] = []
+    entries = DictEntries()
+    for bit, (_, obj) in enumerate(samples):
+        root = search.resolved.get(bit)
+        if root is None:
+            chains.append(None)
+            continue
+        found = [search.nodes[node] for node in _chain(search, root, id(obj), 1 << bit)]
+        entries.want(found)
+        chains.append(found)
+    described: list[tuple[str, int, Chain]] = []
+    for bit, ((name, obj), objs) in enumerate(zip(samples, chains, strict=True)):
+        if objs is not None:
+            label, kind = search.roots[search.resolved[bit]]
+            chain = name_chain(objs, label, kind, entries)
+        elif search.stopped:
+            chain = (f"search limit: {search.stopped}", "search limit", ())
+        else:
+            chain = (UNREACHABLE, "unreachable", ())
+        described.append((name, id(obj), chain))
+    return described
 
 
 def _chain(search: _Search, root: int, sample: int, mask: int) -> list[int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from itertools import pairwise
 from typing import TYPE_CHECKING, Literal, cast
 
 import attrs
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from types import FrameType
 
-__all__ = ["UNREACHABLE", "RootKind", "Roots", "frames_of", "name_chain"]
+__all__ = ["UNREACHABLE", "DictEntries", "RootKind", "Roots", "frames_of", "name_chain"]
 
 RootKind = Literal[
     "module global",
@@ -141,19 +142,24 @@ def _frame_locals(frame: FrameType) -> list[tuple[str, object]]:
 
 
 def name_chain(
-    objs: list[object], label: str, kind: RootKind
+    objs: list[object], label: str, kind: RootKind, entries: DictEntries | None = None
 ) -> tuple[str, RootKind, tuple[str, ...]]:
-    """The root label and edges of ``objs``, a chain from a root down to a sample."""
+    """The root label and edges of ``objs``, a chain from a root down to a sample.
+
+    ``entries`` (with every chain :meth:`DictEntries.want`-ed first) finds where
+    the children sit in large dicts in one pass per dict.
+    """
+    keys = entries or DictEntries()
     edges: list[str] = []
     start = 0
     if kind == "module global" and len(objs) > 1:
         label = (
-            f"{label}{_dict_key(cast('dict[object, object]', objs[0]), objs[1], attribute=True)}"
+            f"{label}{keys.label(cast('dict[object, object]', objs[0]), objs[1], attribute=True)}"
         )
         start = 1
     elif kind == "class attribute" and len(objs) > 2:
         label = (
-            f"{label}{_dict_key(cast('dict[object, object]', objs[1]), objs[2], attribute=True)}"
+            f"{label}{keys.label(cast('dict[object, object]', objs[1]), objs[2], attribute=True)}"
         )
         start = 2
     elif kind == "lru_cache" and len(objs) > 1:
@@ -166,14 +172,14 @@ def name_chain(
         )
         if not namespace:
             edges.append(f"({type_name(type(parent))})")
-        edges.append(_edge(parent, child, namespace=namespace))
+        edges.append(_edge(parent, child, namespace=namespace, keys=keys))
     return label, kind, tuple(edge for edge in edges if edge)
 
 
-def _edge(parent: object, child: object, *, namespace: bool) -> str:
+def _edge(parent: object, child: object, *, namespace: bool, keys: DictEntries) -> str:
     tp = type(parent)
     if issubclass(tp, dict):
-        return _dict_key(cast("dict[object, object]", parent), child, attribute=namespace)
+        return keys.label(cast("dict[object, object]", parent), child, attribute=namespace)
     if issubclass(tp, (list, tuple, set, frozenset)) or tp.__name__ == "deque":
         return "[item]"
     names = _ATTRIBUTE_EDGES.get(type_name(tp), ())
@@ -205,15 +211,54 @@ def _is_namespace(owner: object, namespace: dict[object, object]) -> bool:
         return False
 
 
-def _dict_key(namespace: dict[object, object], child: object, *, attribute: bool) -> str:
-    for key, value in list(namespace.items()):
-        if value is child:
-            if attribute and isinstance(key, str) and key.isidentifier():
-                return f".{key}"
+class DictEntries:
+    """Where children sit in dicts: one pass per dict for all the children asked about.
+
+    A chain through a cache of a million entries is named for each of its
+    samples; looking for each child separately would walk the dict each time.
+    """
+
+    def __init__(self) -> None:
+        """No dict asked about yet."""
+        self._dicts: dict[int, dict[object, object]] = {}
+        self._wanted: dict[int, set[int]] = {}
+        self._found: dict[tuple[int, int], str] | None = None
+
+    def want(self, objs: list[object]) -> None:
+        """Note every dict-to-child step of the chain ``objs``."""
+        for parent, child in pairwise(objs):
+            if issubclass(type(parent), dict):
+                self._dicts[id(parent)] = cast("dict[object, object]", parent)
+                self._wanted.setdefault(id(parent), set()).add(id(child))
+
+    def label(self, namespace: dict[object, object], child: object, *, attribute: bool) -> str:
+        """``.name`` (an attribute name), ``[key]`` (a value) or ``<key>`` (a key)."""
+        if self._found is None:
+            self._found = {}
+            for ident, wanted in self._wanted.items():
+                self._found.update(_entries(self._dicts[ident], wanted))
+            self._dicts.clear()
+        found = self._found.get((id(namespace), id(child)))
+        if found is None:
+            found = _entries(namespace, {id(child)}).get((id(namespace), id(child)), "[key]")
+        if found.startswith(".") and not attribute:
             return "[key]"
-        if key is child:
-            return "<key>"
-    return "[key]"
+        return found
+
+
+def _entries(namespace: dict[object, object], wanted: set[int]) -> dict[tuple[int, int], str]:
+    """For the wanted children: ``.key`` when the key is an identifier, ``[key]``, or ``<key>``."""
+    found: dict[tuple[int, int], str] = {}
+    try:
+        for key, value in namespace.items():
+            if id(value) in wanted:
+                name = f".{key}" if isinstance(key, str) and key.isidentifier() else "[key]"
+                found.setdefault((id(namespace), id(value)), name)
+            if id(key) in wanted:
+                found.setdefault((id(namespace), id(key)), "<key>")
+    except RuntimeError:  # changed size during iteration: another thread writes to it
+        pass
+    return found
 
 
 def _attribute(parent: object, child: object) -> str:
