@@ -19,8 +19,8 @@ class PaymentDeclinedError(Exception):
 
 def charge(amount: int) -> None:
     """Fails for every amount, with a few locals in the failing frame."""
-    basket = [amount] * 50
-    raise PaymentDeclinedError(len(basket))
+    basket = [amount] * 50  # culprit
+    raise PaymentDeclinedError(len(basket))  # culprit
 
 
 def create_app() -> Flask:

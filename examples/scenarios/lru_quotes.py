@@ -17,7 +17,7 @@ class Quote:
     def __init__(self, symbol: str, moment: int) -> None:
         self.symbol = symbol
         self.moment = moment
-        self.legs = [float(moment + i) for i in range(40)]
+        self.legs = [float(moment + i) for i in range(40)]  # culprit
 
 
 @functools.lru_cache(maxsize=None)  # noqa: UP033 - the pattern as services write it

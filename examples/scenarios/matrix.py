@@ -47,12 +47,16 @@ def get(base: str, path: str, timeout: float = 30.0) -> Any:
     return json.loads(body) if body[:1] in b"{[" else body
 
 
-def culprit_line(name: str) -> int:
-    """The line marked ``# culprit`` in the scenario's source."""
-    for number, text in enumerate((HERE / f"{name}.py").read_text().splitlines(), 1):
-        if text.rstrip().endswith("# culprit"):
-            return number
-    raise SystemExit(f"{name}.py marks no culprit line")
+def culprit_lines(name: str) -> list[str]:
+    """``name.py:N`` for each line marked ``# culprit`` in the scenario's source."""
+    lines = [
+        f"{name}.py:{number}"
+        for number, text in enumerate((HERE / f"{name}.py").read_text().splitlines(), 1)
+        if text.rstrip().endswith("# culprit")
+    ]
+    if not lines:
+        raise SystemExit(f"{name}.py marks no culprit line")
+    return lines
 
 
 def drive(base: str, rate: float, stop: threading.Event) -> None:
@@ -65,9 +69,10 @@ def drive(base: str, rate: float, stop: threading.Event) -> None:
         stop.wait(max(0.0, pause - (time.perf_counter() - started)))
 
 
-def rank(items: list[str], wanted: str) -> str:
+def rank(items: list[str], *wanted: str) -> str:
+    """The 1-based position of the first item that is (or starts a chain at) one of ``wanted``."""
     for position, item in enumerate(items, 1):
-        if item == wanted or item.startswith(wanted + " "):
+        if any(item == one or item.startswith(one + " ") for one in wanted):
             return str(position)
     return "-"
 
@@ -75,7 +80,6 @@ def rank(items: list[str], wanted: str) -> str:
 def judge(name: str, profile: dict[str, Any], culprit: dict[str, str]) -> dict[str, str]:
     change = profile.get("lastDiff", {}).get("change", {})
     types = [detail["what"] for detail in change.get("details", [])]
-    line = culprit_line(name)
     sites = [
         f"{Path(site['file']).name}:{site['line']}" for site in change.get("allocation_sites", [])
     ]
@@ -92,7 +96,7 @@ def judge(name: str, profile: dict[str, Any], culprit: dict[str, str]) -> dict[s
         type_rank = "u"  # named among the untracked data of a grown container
     return {
         "type": type_rank,
-        "line": rank(sites, f"{name}.py:{line}"),
+        "line": rank(sites, *culprit_lines(name)),
         "root": rank(roots, culprit["root"]),
         "verdict": profile.get("verdict", {}).get("layer", "-"),
     }

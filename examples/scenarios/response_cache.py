@@ -17,7 +17,9 @@ _requests = itertools.count()
 
 def render(path: str, n: int) -> bytes:
     """A page body, a little different for every request."""
-    return (f"<html><body><h1>{path}</h1>" + "<p>row</p>" * 120 + f"{n}</body></html>").encode()
+    return (
+        f"<html><body><h1>{path}</h1>" + "<p>row</p>" * 120 + f"{n}</body></html>"
+    ).encode()  # culprit
 
 
 def create_app() -> Flask:
