@@ -96,9 +96,13 @@ def trace_given(
     Returns:
         ``(label, id, (root, kind, edges))`` per object.
     """
-    mine = samples[:]
-    samples.clear()
-    return _trace(_heap(), mine, max_depth, max_nodes, time_budget)
+    labels = [label for label, _ in samples]
+    held = [obj for _, obj in samples]
+    samples.clear()  # its pairs would be referrers of the objects, found in the heap
+    objects = _heap()  # ``held`` is in it: the search skips it
+    mine = list(zip(labels, held, strict=True))
+    held.clear()
+    return _trace(objects, mine, max_depth, max_nodes, time_budget, own={id(held)})
 
 
 def _trace(
@@ -107,6 +111,8 @@ def _trace(
     max_depth: int,
     max_nodes: int,
     time_budget: float | None,
+    *,
+    own: frozenset[int] | set[int] = frozenset(),
 ) -> list[tuple[str, int, Chain]]:
     deadline = None if time_budget is None else time.perf_counter() + time_budget
     try:
@@ -117,7 +123,7 @@ def _trace(
             search.origins[id(sample)] = search.origins.get(id(sample), 0) | (1 << bit)
         sample = None  # not a reference of ours while referrers are counted
         search.unresolved = (1 << len(samples)) - 1
-        _run(search, objects, max_depth, max_nodes, deadline)
+        _run(search, objects, max_depth, max_nodes, deadline, own=own)
         objects.clear()
         return _describe(search, samples)
     finally:
@@ -146,11 +152,17 @@ def _resolve(
 
 
 def _run(
-    search: _Search, objects: list[object], max_depth: int, max_nodes: int, deadline: float | None
+    search: _Search,
+    objects: list[object],
+    max_depth: int,
+    max_nodes: int,
+    deadline: float | None,
+    *,
+    own: frozenset[int] | set[int],
 ) -> None:
     roots = Roots.collect()
     # This thread's frames hold the search's own locals: never a referrer to report.
-    skip = {id(frame) for frame in frames_of(sys._getframe())} | {id(objects)}  # noqa: SLF001
+    skip = {id(frame) for frame in frames_of(sys._getframe())} | {id(objects), *own}  # noqa: SLF001
     frontier = set(search.nodes)
     for ident in frontier:
         _mark_root(search, ident, roots.node_root(ident))

@@ -1,0 +1,200 @@
+"""What a capture adds to its diff: allocating lines, holders, untracked data, the layer.
+
+A :class:`CaptureExplainer` starts with a capture (right after its baseline
+census): it reads the probes, records the large containers' item counts and,
+when asked, opens a tracing window. At the capture's end the window is read
+and closed *before* the closing census (so the census does not run traced),
+and after the diff :meth:`CaptureExplainer.explain` adds:
+
+- the window's allocation sites (innermost application frame, library beside);
+- retention paths for the diff's top growing types (sampled new objects);
+- the grown containers and the untracked data they gained, with their holders;
+- the layer verdict over the capture's window.
+
+It runs where the census runs (never inside a gc callback, never on an event
+loop) and keeps only numbers and ids between start and end.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import attrs
+
+from memwatch.census import bookkeeping
+from memwatch.probes import Mallinfo2Probe, PeakRssProbe, ProbeUnavailableError, RssProbe
+from memwatch.retention import TypeRetention, explain_retention, sample_new_ids
+from memwatch.tracing import DEFAULT_FRAMES, TracingWindow, WindowReading, WindowSite
+from memwatch.untracked import GrownContainer, count_containers, grown_containers
+from memwatch.verdict import LayerReadings, Verdict, judge
+
+if TYPE_CHECKING:
+    from memwatch.census import Census
+    from memwatch.models import HeapDiffReport
+    from memwatch.probes import Probe
+
+__all__ = ["CaptureExplainer", "Explanation", "ProbeReading", "read_probes"]
+
+#: Types whose holders are searched, and new objects sampled per type.
+RETENTION_TYPES = 5
+RETENTION_SAMPLES = 20
+
+
+@attrs.frozen
+class ProbeReading:
+    """The probes at one moment (bytes; ``None`` where a probe is not available here)."""
+
+    at: float
+    process: int | None
+    malloc: int | None
+    blocks: int
+
+
+@attrs.frozen
+class Explanation:
+    """What a capture found beyond the per-type diff.
+
+    Attributes:
+        sites: The tracing window's allocation sites; empty without a window.
+        retention: Holders of the top growing types' new objects.
+        untracked: Grown containers and the untracked data they gained.
+        verdict: Which layer of memory grew over the capture.
+    """
+
+    sites: tuple[WindowSite, ...]
+    retention: tuple[TypeRetention, ...]
+    untracked: tuple[GrownContainer, ...]
+    verdict: Verdict
+
+
+def _process_probe() -> Probe | None:
+    try:
+        return RssProbe()
+    except ProbeUnavailableError:
+        pass
+    try:
+        return PeakRssProbe()
+    except ProbeUnavailableError:
+        return None
+
+
+def _malloc_probe() -> Probe | None:
+    try:
+        return Mallinfo2Probe()
+    except ProbeUnavailableError:
+        return None
+
+
+def read_probes(process: Probe | None, malloc: Probe | None) -> ProbeReading:
+    """Read the process and malloc probes and Python's allocator, now.
+
+    Args:
+        process: RSS (or peak RSS) probe, or ``None``.
+        malloc: mallinfo2 probe, or ``None``.
+
+    Returns:
+        The reading; a probe that fails reads as ``None``.
+    """
+    return ProbeReading(
+        at=time.monotonic(),
+        process=_read(process),
+        malloc=_read(malloc),
+        blocks=sys.getallocatedblocks(),
+    )
+
+
+def _read(probe: Probe | None) -> int | None:
+    if probe is None:
+        return None
+    try:
+        return probe.read()
+    except Exception:  # noqa: BLE001 - a probe that fails leaves its figure unknown
+        return None
+
+
+@bookkeeping
+class CaptureExplainer:
+    """Started with a capture; at its end, explains the diff.
+
+    Args:
+        trace: Open a tracing window for the capture.
+        frames: Frames per trace in the window.
+        time_budget: Seconds the retention search may take at the end.
+    """
+
+    def __init__(
+        self, *, trace: bool, frames: int = DEFAULT_FRAMES, time_budget: float = 5.0
+    ) -> None:
+        """Read the probes, count the large containers and open the window if asked."""
+        self._process = _process_probe()
+        self._malloc = _malloc_probe()
+        self._time_budget = time_budget
+        self._start = read_probes(self._process, self._malloc)
+        self._counts = count_containers()
+        self._window = TracingWindow(frames=frames).open() if trace else None
+        self._reading: WindowReading | None = None
+
+    @property
+    def tracing(self) -> bool:
+        """Whether this capture has a tracing window."""
+        return self._window is not None
+
+    def finish_window(self, *, limit: int = 20) -> None:
+        """Read and close the tracing window; call it before the closing census."""
+        if self._window is not None and self._reading is None:
+            self._reading = self._window.finish(limit=limit)
+
+    def abandon(self) -> None:
+        """Close the window without reading it (the capture was deleted or failed)."""
+        if self._window is not None:
+            self._window.close()
+
+    def explain(self, before: Census, after: Census, report: HeapDiffReport) -> Explanation:
+        """Everything beyond the per-type diff, for ``report`` (the diff of ``before``, ``after``).
+
+        Args:
+            before: The capture's baseline census.
+            after: Its closing census.
+            report: Their diff.
+
+        Returns:
+            The explanation.
+        """
+        self.finish_window()
+        end = read_probes(self._process, self._malloc)
+        names = [d.what for d in report.change.details if d.allocated > 0][:RETENTION_TYPES]
+        old, new = before.types, after.types
+        ids = {
+            name: sample_new_ids(
+                old[name].ids if name in old else (), new[name].ids, RETENTION_SAMPLES
+            )
+            for name in names
+            if name in new
+        }
+        retention = explain_retention(ids, time_budget=self._time_budget)
+        untracked = grown_containers(self._counts, time_budget=self._time_budget)
+        reading = self._reading
+        process = _growth(self._start.process, end.process)
+        readings = LayerReadings(
+            seconds=end.at - self._start.at,
+            # Without a process probe, what the census saw is the best figure there is.
+            process_growth=max(report.change.size_bytes, 0) if process is None else process,
+            malloc_growth=_growth(self._start.malloc, end.malloc),
+            blocks_growth=end.blocks - self._start.blocks,
+            census_growth=report.change.size_bytes,
+            untracked_growth=sum(entry.untracked_bytes for entry in untracked),
+            traced_growth=None if reading is None else reading.traced_bytes,
+            foreign_traced_growth=0 if reading is None else reading.foreign_bytes,
+        )
+        return Explanation(
+            sites=() if reading is None else reading.sites,
+            retention=retention,
+            untracked=untracked,
+            verdict=judge(readings),
+        )
+
+
+def _growth(start: int | None, end: int | None) -> int | None:
+    return None if start is None or end is None else end - start
