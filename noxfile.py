@@ -78,6 +78,18 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def scenarios(session: nox.Session) -> None:
+    """Nine realistic leaks, default settings: what memwatch names in its own profile.
+
+    Prints the matrix (scenario, detected after, culprit rank by type / line /
+    root, verdict); takes minutes, one scenario after another. Arguments go to
+    examples/scenarios/matrix.py, e.g. `nox -s scenarios -- response_cache`.
+    """
+    session.install(*PACKAGES, "flask", "numpy", "lxml")
+    session.run("python", "examples/scenarios/matrix.py", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """The benchmark suite (about 35 min, mostly live detection); writes docs/benchmarks.md.
 
