@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import types
 from collections import Counter, OrderedDict, defaultdict, deque
 from itertools import compress, islice
 
@@ -34,6 +35,8 @@ _CONTAINERS = frozenset({dict, list, set, deque, OrderedDict, defaultdict})
 #: Containers smaller than this are not followed: a cache that leaks gets past it fast.
 MIN_ITEMS = 256
 _CHUNK = 4096
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python
+_HOLDERS = frozenset({dict, OrderedDict, defaultdict, types.CellType})
 #: Newest items sized per grown container.
 SAMPLE_ITEMS = 512
 
@@ -94,15 +97,21 @@ def _large(objects: list[object], min_items: int) -> list[tuple[object, int]]:
     """Containers with ``min_items`` or more, tracked or not, each once.
 
     A dict holding only str, bytes and numbers is not gc-tracked (up to 3.13),
-    which is exactly what a cache of rendered pages is: such containers are
-    found among the referents of the tracked objects, one chunk at a time in C.
+    which is exactly what a cache of rendered pages is. Such a dict is found
+    among the referents of what holds it: a module's, class's or instance's
+    dict, an instance with inline attributes or slots, a closure's cell. Only
+    those holders' referents are listed (in C, a chunk at a time), not every
+    tuple's and list's.
     """
     is_container = _CONTAINERS.__contains__
     own = _bookkeeping_parts(objects)
+    kinds = set(map(type, objects))
+    is_holder = {tp for tp in kinds if tp in _HOLDERS or tp.__flags__ & _HEAPTYPE}.__contains__
     found: dict[int, tuple[object, int]] = {}
     for start in range(0, len(objects), _CHUNK):
         chunk = objects[start : start + _CHUNK]
-        for candidates in (chunk, gc.get_referents(*chunk)):
+        holders = list(compress(chunk, map(is_holder, map(type, chunk))))
+        for candidates in (chunk, gc.get_referents(*holders)):
             containers = list(compress(candidates, map(is_container, map(type, candidates))))
             for obj, size in zip(containers, map(len, containers), strict=True):
                 if size >= min_items and id(obj) not in own:
