@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import tracemalloc
 from array import array
@@ -14,6 +15,13 @@ from memwatch import diff as diff_module
 from memwatch.census import take_census, type_name
 from memwatch.diff import HeapDiff, diff_censuses
 from memwatch.models import DiffDetail, HeapDiffReport
+
+
+def own_size(obj: object) -> int:
+    """What a census sizes an instance at: itself and the ``__dict__`` gc sees it hold."""
+    return sys.getsizeof(obj) + sum(
+        sys.getsizeof(ref) for ref in gc.get_referents(obj) if type(ref) is dict
+    )
 
 
 class Leaky:
@@ -53,7 +61,7 @@ def test_allocated_objects_show_as_plus_with_their_bytes() -> None:
     report = hd.end()
     line = detail(report, Leaky)
     assert (line.allocated, line.freed) == (250, 0)
-    assert line.size_bytes == 250 * sys.getsizeof(keep[0])
+    assert line.size_bytes == 250 * own_size(keep[0])
     assert report.change.allocated_nodes >= 250
 
 
@@ -61,7 +69,7 @@ def test_freed_objects_show_as_minus() -> None:
     """Objects present in the baseline and gone afterwards count as "-" with negative bytes."""
     doomed = [Leaky(i) for i in range(120)]
     survivors = [Leaky(i) for i in range(30)]
-    size = sys.getsizeof(doomed[0])
+    size = own_size(doomed[0])
     hd = HeapDiff()
     del doomed
     report = hd.end()
@@ -75,13 +83,13 @@ def test_freed_objects_show_as_minus() -> None:
 def test_a_type_that_disappears_or_appears_entirely() -> None:
     """A type with no objects left, or none before, is diffed against nothing."""
     gone = [Vanishing() for _ in range(9)]
-    size = sys.getsizeof(gone[0])
+    size = own_size(gone[0])
     hd = HeapDiff()
     del gone
     born = [Alpha() for _ in range(4)]
     report = hd.end()
     assert detail(report, Vanishing) == DiffDetail(type_name(Vanishing), -9 * size, 0, 9)
-    assert detail(report, Alpha) == DiffDetail(type_name(Alpha), 4 * sys.getsizeof(born[0]), 4, 0)
+    assert detail(report, Alpha) == DiffDetail(type_name(Alpha), 4 * own_size(born[0]), 4, 0)
 
 
 def test_replaced_objects_count_both_ways() -> None:
@@ -93,7 +101,7 @@ def test_replaced_objects_count_both_ways() -> None:
     del objects[:40]
     line = detail(hd.end(), Leaky)
     assert (line.allocated, line.freed) == (60, 40)
-    assert line.size_bytes == 20 * sys.getsizeof(objects[0])
+    assert line.size_bytes == 20 * own_size(objects[0])
 
 
 def test_reused_address_counts_as_neither() -> None:

@@ -39,9 +39,9 @@ def test_dicts_methods_and_closures_go_to_their_owner() -> None:
     listeners = [auditor.on_event for auditor in auditors]
     closures = [_closure_over(auditor) for auditor in auditors]
     groups = _groups()
-    owned = owned_parts(groups)
+    owned = owned_parts(groups.values())
     del groups
-    parts = owned.parts[Auditor]
+    parts = owned.parts[id(Auditor)]
     own = {id(vars(auditor)) for auditor in auditors if _dict_is_a_referent(auditor)}
     assert own <= {id(part) for part in parts}
     assert {id(listener) for listener in listeners} <= owned.claimed
@@ -64,7 +64,7 @@ def test_a_shared_dict_is_not_claimed() -> None:
     second.cache = first.cache
     first.__dict__["many"] = [first]  # a dict that gc sees on every version
     groups = _groups()
-    owned = owned_parts(groups)
+    owned = owned_parts(groups.values())
     del groups
     assert id(first.cache) not in owned.claimed
     assert id(vars(first)) in owned.claimed or not _dict_is_a_referent(first)

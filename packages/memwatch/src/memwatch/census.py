@@ -32,6 +32,7 @@ import datetime as dt
 import gc
 import time
 import tracemalloc
+import types
 from collections import defaultdict, deque
 from itertools import compress
 from operator import not_
@@ -41,12 +42,13 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 import attrs
 
 from memwatch.layout import ids_bytes, list_items_offset, read_module, read_qualname, shallow_bytes
+from memwatch.owners import owned_parts
 from memwatch.sites import SiteTable, record_sites, split_sites
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-__all__ = ["Census", "TypeTally", "bookkeeping", "take_census", "type_name"]
+__all__ = ["Census", "TypeTally", "bookkeeping", "is_bookkeeping", "take_census", "type_name"]
 
 _T = TypeVar("_T", bound=type)
 
@@ -54,6 +56,8 @@ _T = TypeVar("_T", bound=type)
 _CHUNK = 4096
 
 _BOOKKEEPING: set[type] = set()
+# The types whose objects an owner may claim (memwatch.owners): their rows lose them.
+_PART_TYPES = frozenset(map(id, (dict, types.MethodType, types.FunctionType)))
 
 
 def bookkeeping(cls: _T) -> _T:
@@ -70,6 +74,17 @@ def bookkeeping(cls: _T) -> _T:
     """
     _BOOKKEEPING.add(cls)
     return cls
+
+
+def is_bookkeeping(tp: type) -> bool:
+    """Whether instances of ``tp`` are memwatch's own bookkeeping (see :func:`bookkeeping`).
+
+    Never raises, even for a class whose metaclass makes it unhashable.
+    """
+    try:
+        return tp in _BOOKKEEPING
+    except Exception:  # noqa: BLE001 - an unhashable class is not one of memwatch's own
+        return False
 
 
 def type_name(tp: type) -> str:
@@ -164,7 +179,9 @@ class Census:
         return MappingProxyType(split_sites(self._site_sizes, self._site_counts))
 
 
-def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -> Census:
+def take_census(
+    *, time_budget: float | None = None, trace_sites: bool = True, owners: bool = True
+) -> Census:
     """Count the gc-tracked objects of this process by type.
 
     The census covers what :func:`gc.get_objects` returns: containers and
@@ -189,6 +206,9 @@ def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -
             ``None``: no limit.
         trace_sites: When tracemalloc is tracing, also record the live memory of
             each allocation site (file and line).
+        owners: Size each instance's own ``__dict__``, bound methods and closures
+            under the instance's type (guppy's "dict of X"), not under ``dict``,
+            ``method`` and ``function``; see :mod:`memwatch.owners`.
 
     Returns:
         The census.
@@ -207,7 +227,7 @@ def take_census(*, time_budget: float | None = None, trace_sites: bool = True) -
     gc.disable()
     try:
         groups, partial = _group_by_type(deadline)
-        tallies, cut = _tally(groups, deadline)
+        tallies, cut = _tally(groups, deadline, owners=owners)
         del groups
     finally:
         if was_enabled:
@@ -302,16 +322,27 @@ def _group(
 
 
 def _tally(
-    groups: dict[object, list[object]], deadline: float | None
+    groups: dict[object, list[object]], deadline: float | None, *, owners: bool = True
 ) -> tuple[dict[str, tuple[int, int, list[bytes]]], bool]:
-    """Count, shallow bytes and ids per type name (types sharing a name are merged)."""
+    """Count, shallow bytes and ids per type name (types sharing a name are merged).
+
+    With ``owners``, each instance's own parts (its ``__dict__``, bound methods,
+    closures: :mod:`memwatch.owners`) are sized under the instance's type and
+    left out of their own types' rows; counts and ids stay the instances' own.
+    """
     tallies: dict[str, tuple[int, int, list[bytes]]] = {}
-    for objects in groups.values():
+    owned = owned_parts(groups.values()) if owners else None
+    extra = owned.extra_bytes(shallow_bytes) if owned else {}
+    claimed = owned.claimed if owned else set()
+    for group in groups.values():
         if tallies and _expired(deadline):
             return tallies, True
-        tp = type(objects[0])  # a group holds objects of one exact type, at least one
+        tp = type(group[0])  # a group holds objects of one exact type, at least one
+        objects = _unclaimed(group, claimed) if id(tp) in _PART_TYPES and claimed else group
+        if not objects:
+            continue
         name = type_name(tp)
-        size = shallow_bytes(tp, objects)
+        size = shallow_bytes(tp, objects) + extra.get(id(tp), 0)
         ids = ids_bytes(objects)
         if name in tallies:
             count0, size0, pieces = tallies[name]
@@ -320,3 +351,8 @@ def _tally(
         else:
             tallies[name] = (len(objects), size, [ids])
     return tallies, False
+
+
+def _unclaimed(objects: list[object], claimed: set[int]) -> list[object]:
+    """``objects`` without the parts an owner claimed."""
+    return list(compress(objects, map(not_, map(claimed.__contains__, map(id, objects)))))

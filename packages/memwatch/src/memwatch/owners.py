@@ -33,12 +33,15 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
 __all__ = ["OwnedParts", "owned_parts"]
 
 _CHUNK = 4096
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: classes defined in Python
+# Read through ``type`` itself so that a metaclass cannot intercept them.
+_FLAGS = type.__dict__["__flags__"]
+_DICTOFFSET = type.__dict__["__dictoffset__"]
 
 
 @attrs.frozen(eq=False)
@@ -46,15 +49,25 @@ class OwnedParts:
     """Parts owned by instances, per owner type.
 
     Attributes:
-        parts: Per owner type, the part objects (dicts, methods, closures).
+        parts: Per owner type's ``id()``, the part objects (dicts, methods, closures).
         claimed: The ids of every part, to leave out of their own types' rows.
     """
 
-    parts: dict[type, list[object]] = attrs.field(repr=False)
+    parts: dict[int, list[object]] = attrs.field(repr=False)
     claimed: set[int] = attrs.field(repr=False)
 
+    def extra_bytes(self, size_of: Callable[[type, list[object]], int]) -> dict[int, int]:
+        """Per owner type's id, the shallow bytes of its parts, sized by ``size_of``."""
+        extra: dict[int, int] = {}
+        for owner, parts in self.parts.items():
+            by_type: defaultdict[int, list[object]] = defaultdict(list)
+            for part in parts:
+                by_type[id(type(part))].append(part)
+            extra[owner] = sum(size_of(type(group[0]), group) for group in by_type.values())
+        return extra
 
-def owned_parts(groups: Mapping[type, list[object]]) -> OwnedParts:
+
+def owned_parts(groups: Iterable[list[object]]) -> OwnedParts:
     """Find the parts each instance in ``groups`` owns.
 
     Args:
@@ -64,26 +77,30 @@ def owned_parts(groups: Mapping[type, list[object]]) -> OwnedParts:
     Returns:
         The parts per owner type and their ids.
     """
-    owners = {tp for tp in groups if _is_owner(tp)}
-    parts: defaultdict[type, list[object]] = defaultdict(list)
+    # Keyed by the type's id: an application class may be unhashable (its metaclass).
+    by_type = {id(type(objects[0])): objects for objects in groups if objects}
+    owners = {ident for ident, objects in by_type.items() if _is_owner(type(objects[0]))}
+    parts: defaultdict[int, list[object]] = defaultdict(list)
     claimed: set[int] = set()
-    for tp in owners:
-        if tp.__dictoffset__:
-            for part in _own_dicts(groups[tp]):
+    for ident in owners:
+        instances = by_type[ident]
+        if _DICTOFFSET.__get__(type(instances[0]), type):
+            for part in _own_dicts(instances):
                 if id(part) not in claimed:
                     claimed.add(id(part))
-                    parts[tp].append(part)
-    for part, owner in _bound_methods(groups.get(types.MethodType, []), owners):
+                    parts[ident].append(part)
+    for part, owner in _bound_methods(by_type.get(id(types.MethodType), []), owners):
         claimed.add(id(part))
         parts[owner].append(part)
-    for part, owner in _closures(groups.get(types.FunctionType, []), owners):
+    for part, owner in _closures(by_type.get(id(types.FunctionType), []), owners):
         claimed.add(id(part))
         parts[owner].append(part)
     return OwnedParts(parts=dict(parts), claimed=claimed)
 
 
 def _is_owner(tp: type) -> bool:
-    return bool(tp.__flags__ & _HEAPTYPE) and not issubclass(tp, (type, types.ModuleType))
+    flags: int = _FLAGS.__get__(tp, type)
+    return bool(flags & _HEAPTYPE) and not issubclass(tp, (type, types.ModuleType))
 
 
 def _own_dicts(instances: list[object]) -> list[object]:
@@ -121,16 +138,16 @@ def _our_references() -> int:
     return _references([probe], 0) - 1
 
 
-def _bound_methods(methods: list[object], owners: set[type]) -> list[tuple[object, type]]:
+def _bound_methods(methods: list[object], owners: set[int]) -> list[tuple[object, int]]:
     selves = list(map(attrgetter("__self__"), methods))
     return [
-        (method, type(owner))
+        (method, id(type(owner)))
         for method, owner in zip(methods, selves, strict=True)
-        if type(owner) in owners
+        if id(type(owner)) in owners
     ]
 
 
-def _closures(functions: list[object], owners: set[type]) -> list[tuple[object, type]]:
+def _closures(functions: list[object], owners: set[int]) -> list[tuple[object, int]]:
     found = []
     for function, cells in zip(functions, map(attrgetter("__closure__"), functions), strict=True):
         if not cells:
@@ -140,7 +157,7 @@ def _closures(functions: list[object], owners: set[type]) -> list[tuple[object, 
                 held = cell.cell_contents
             except ValueError:  # an empty cell: a variable not bound yet
                 continue
-            if type(held) in owners:
-                found.append((function, type(held)))
+            if id(type(held)) in owners:
+                found.append((function, id(type(held))))
                 break
     return found

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from memwatch.census import _ids_bytes, type_name
+from memwatch.census import type_name
+from memwatch.layout import ids_bytes
 from memwatch.roots import UNREACHABLE, DictEntries, RootKind, Roots, frames_of, name_chain
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ def _resolve(
     objects: list[object], ids_by_type: Mapping[str, Sequence[int]]
 ) -> list[tuple[str, object]]:
     wanted = {ident: name for name, ids in ids_by_type.items() for ident in ids}
-    ids = memoryview(_ids_bytes(objects)).cast("Q")  # one copy, not an id() call per object
+    ids = memoryview(ids_bytes(objects)).cast("Q")  # one copy, not an id() call per object
     alive = compress(objects, map(wanted.__contains__, ids))
     return [(wanted[id(obj)], obj) for obj in alive if type_name(type(obj)) == wanted[id(obj)]]
 
@@ -313,7 +314,7 @@ def _outside_in(length: int) -> Iterator[int]:
 
 def _referring(chunk: list[object], frontier: set[int]) -> list[object]:
     """The objects of ``chunk`` that refer to a frontier id, found by halving in C."""
-    if frontier.isdisjoint(memoryview(_ids_bytes(gc.get_referents(*chunk))).cast("Q")):
+    if frontier.isdisjoint(memoryview(ids_bytes(gc.get_referents(*chunk))).cast("Q")):
         return []
     if len(chunk) <= _LEAF:
         return [obj for obj in chunk if not frontier.isdisjoint(map(id, gc.get_referents(obj)))]

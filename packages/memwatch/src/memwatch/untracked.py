@@ -25,18 +25,18 @@ from itertools import compress, islice
 
 import attrs
 
-from memwatch.census import _BOOKKEEPING, bookkeeping, type_name
+from memwatch.census import bookkeeping, is_bookkeeping, type_name
 from memwatch.formatting import format_size
 from memwatch.referrers import trace_given
 
 __all__ = ["ContainerCounts", "GrownContainer", "count_containers", "grown_containers"]
 
-_CONTAINERS = frozenset({dict, list, set, deque, OrderedDict, defaultdict})
+_CONTAINER_IDS = frozenset(map(id, (dict, list, set, deque, OrderedDict, defaultdict)))
 #: Containers smaller than this are not followed: a cache that leaks gets past it fast.
 MIN_ITEMS = 256
 _CHUNK = 4096
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python
-_HOLDERS = frozenset({dict, OrderedDict, defaultdict, types.CellType})
+_HOLDER_IDS = frozenset(map(id, (dict, OrderedDict, defaultdict, types.CellType)))
 #: Newest items sized per grown container.
 SAMPLE_ITEMS = 512
 
@@ -103,16 +103,22 @@ def _large(objects: list[object], min_items: int) -> list[tuple[object, int]]:
     those holders' referents are listed (in C, a chunk at a time), not every
     tuple's and list's.
     """
-    is_container = _CONTAINERS.__contains__
+    # Types are compared by id: an application class may be unhashable (its metaclass).
+    is_container = _CONTAINER_IDS.__contains__
     own = _bookkeeping_parts(objects)
-    kinds = set(map(type, objects))
-    is_holder = {tp for tp in kinds if tp in _HOLDERS or tp.__flags__ & _HEAPTYPE}.__contains__
+    kinds = dict(zip(map(id, map(type, objects)), map(type, objects), strict=True))
+    holder_ids = {
+        ident for ident, tp in kinds.items() if ident in _HOLDER_IDS or tp.__flags__ & _HEAPTYPE
+    }
+    is_holder = holder_ids.__contains__
     found: dict[int, tuple[object, int]] = {}
     for start in range(0, len(objects), _CHUNK):
         chunk = objects[start : start + _CHUNK]
-        holders = list(compress(chunk, map(is_holder, map(type, chunk))))
+        holders = list(compress(chunk, map(is_holder, map(id, map(type, chunk)))))
         for candidates in (chunk, gc.get_referents(*holders)):
-            containers = list(compress(candidates, map(is_container, map(type, candidates))))
+            containers = list(
+                compress(candidates, map(is_container, map(id, map(type, candidates))))
+            )
             for obj, size in zip(containers, map(len, containers), strict=True):
                 if size >= min_items and id(obj) not in own:
                     found[id(obj)] = (obj, size)
@@ -121,7 +127,7 @@ def _large(objects: list[object], min_items: int) -> list[tuple[object, int]]:
 
 def _bookkeeping_parts(objects: list[object]) -> set[int]:
     """Ids of the containers memwatch's own bookkeeping holds (a census's tables)."""
-    own = list(compress(objects, map(_BOOKKEEPING.__contains__, map(type, objects))))
+    own = list(compress(objects, map(is_bookkeeping, map(type, objects))))
     return set(map(id, gc.get_referents(*own)))
 
 
