@@ -43,6 +43,8 @@ SEED_STATUS: dict[str, Any] = {
             "details": [],
             "details_capped": False,
             "allocation_sites": [],
+            "retention": [],
+            "untracked": [],
         },
         "partial": False,
         "frozen_objects": 0,

@@ -37,7 +37,7 @@ def test_a_dict_cache_of_strings_is_named_with_its_bytes(app: types.ModuleType) 
     assert top.holder == "untracked_app.RENDERED"
     assert top.items == 3000
     expected = sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in app.RENDERED.items())
-    assert top.untracked_bytes == pytest.approx(expected, rel=0.05)
+    assert top.size_bytes == pytest.approx(expected, rel=0.05)
     assert top.untracked_types == ("str",)
     assert top.text.startswith("untracked_app.RENDERED (dict): +3,000 items, +")
 
@@ -81,7 +81,7 @@ def test_numpy_arrays_in_a_list() -> None:
         (top, *_) = grown_containers(before)
         assert top.holder == "untracked_np.KEPT"
         assert top.untracked_types == ("numpy.ndarray",)
-        assert top.untracked_bytes >= 300 * 8000
+        assert top.size_bytes >= 300 * 8000
     finally:
         del sys.modules[module.__name__]
 

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING
 import attrs
 
 from memwatch.census import bookkeeping
+from memwatch.explained import GrownContainer, LayerReadings, TypeRetention, Verdict
 from memwatch.probes import Mallinfo2Probe, PeakRssProbe, ProbeUnavailableError, RssProbe
-from memwatch.retention import TypeRetention, explain_retention, sample_new_ids
+from memwatch.retention import explain_retention, sample_new_ids
 from memwatch.tracing import DEFAULT_FRAMES, TracingWindow, WindowReading, WindowSite
-from memwatch.untracked import GrownContainer, count_containers, grown_containers
-from memwatch.verdict import LayerReadings, Verdict, judge
+from memwatch.untracked import count_containers, grown_containers
+from memwatch.verdict import judge
 
 if TYPE_CHECKING:
     from memwatch.census import Census
@@ -184,7 +185,7 @@ class CaptureExplainer:
             malloc_growth=_growth(self._start.malloc, end.malloc),
             blocks_growth=end.blocks - self._start.blocks,
             census_growth=report.change.size_bytes,
-            untracked_growth=sum(entry.untracked_bytes for entry in untracked),
+            untracked_growth=sum(entry.size_bytes for entry in untracked),
             traced_growth=None if reading is None else reading.traced_bytes,
             foreign_traced_growth=0 if reading is None else reading.foreign_bytes,
         )

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from memwatch.converter import converter
-from memwatch.models import LeakReport, _encodable_strings, _json
+from memwatch.encodable import encodable_strings, json_key
+from memwatch.models import LeakReport
 
 if TYPE_CHECKING:
     from memwatch.store import WorkerRecord
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["Worker", "WorkerList", "worker_from_record"]
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class Worker:
     """One worker process of the host, as its last stored status describes it.
 
@@ -43,10 +44,10 @@ class Worker:
     heap_bytes: int = 0
     baseline_bytes: int = 0
     usage_trend: float = 0.0
-    last_leak: LeakReport = _json("lastLeak", factory=LeakReport)
+    last_leak: LeakReport = json_key("lastLeak", factory=LeakReport)
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class WorkerList:
     """``GET /ah/workers``: every worker of the host the store knows, by pid."""
 

@@ -20,12 +20,12 @@ is already encodable is kept as it is, so a JSON round trip stays exact.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 import attrs
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from memwatch.encodable import encodable, encodable_strings, json_key
+from memwatch.explained import GrownContainer, TypeRetention, Verdict
 
 __all__ = [
     "AllocationSite",
@@ -57,40 +57,7 @@ ProfileState = Literal["running", "complete", "failed"]
 ProfileTrigger = Literal["manual", "leak"]
 
 
-def _json(name: str, **kwargs: Any) -> Any:
-    """An attrs field whose JSON key is ``name``."""
-    return attrs.field(metadata={"json": name}, **kwargs)
-
-
-def encodable(text: str) -> str:
-    r"""``text`` with each code point UTF-8 cannot encode (a lone surrogate) backslash-escaped.
-
-    Encodable text comes back unchanged; a str subclass comes back as a plain
-    ``str`` when anything had to change.
-
-    Args:
-        text: Any string, e.g. ``"Bad\udcff"`` (a lone surrogate).
-
-    Returns:
-        A string that ``.encode("utf-8")`` accepts, e.g. ``"Bad\\udcff"``
-        (a backslash, then ``udcff``).
-    """
-    if str.isascii(text):
-        return text
-    return str.encode(text, "utf-8", "backslashreplace").decode("utf-8")
-
-
-def _encodable_strings(
-    _cls: type, fields: Sequence[attrs.Attribute[Any]]
-) -> list[attrs.Attribute[Any]]:
-    """Field transformer for attrs: each ``str`` field converts its value with :func:`encodable`."""
-    return [
-        field.evolve(converter=encodable) if field.type in ("str", str) else field
-        for field in fields
-    ]
-
-
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class GCStats:
     """The ``stats`` event: collection counts and the heap's baseline (memwatch's ``lastGC``).
 
@@ -118,7 +85,7 @@ class GCStats:
     usage_trend: float = 0.0
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class LeakReport:
     """The ``leak`` event: the heap's baseline grew between ``start`` and ``end``.
 
@@ -138,7 +105,7 @@ class LeakReport:
     reason: str = ""
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class HeapSummary:
     """Totals of one heap census: object count and their shallow size."""
 
@@ -146,7 +113,7 @@ class HeapSummary:
     size_bytes: int = 0
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class DiffDetail:
     """One type's line in a heap diff.
 
@@ -159,11 +126,11 @@ class DiffDetail:
 
     what: str
     size_bytes: int
-    allocated: int = _json("+")
-    freed: int = _json("-")
+    allocated: int = json_key("+")
+    freed: int = json_key("-")
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class AllocationSite:
     """A source line whose tracemalloc-traced memory changed between two censuses.
 
@@ -172,15 +139,19 @@ class AllocationSite:
         line: The line number in ``file``.
         size_bytes: Net change of the bytes allocated there and still alive.
         count: Net change of the number of live blocks allocated there.
+        library: When a tracing window saw the allocation happen inside a
+            library, its innermost frame (``"logging/__init__.py:1356"``) called
+            from ``file:line``; ``""`` otherwise.
     """
 
     file: str
     line: int
     size_bytes: int
     count: int
+    library: str = ""
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class HeapChange:
     """What changed between two censuses (the ``change`` of memwatch's HeapDiff).
 
@@ -190,8 +161,12 @@ class HeapChange:
         allocated_nodes: Objects present after but not before.
         details: Per-type changes, largest absolute byte change first.
         details_capped: True when ``details`` was cut to the configured number of types.
-        allocation_sites: When tracemalloc was tracing, the lines whose live memory
-            changed most, largest first; empty otherwise.
+        allocation_sites: The lines whose live memory grew most, largest first:
+            from the capture's tracing window (the innermost application frame),
+            else from tracemalloc's own tracing; empty when nothing traced.
+        retention: For the top growing types, who holds their new objects.
+        untracked: The containers that gained most items, with the untracked
+            data (str, bytes, numbers) they gained and their holders.
     """
 
     size_bytes: int = 0
@@ -200,9 +175,11 @@ class HeapChange:
     details: tuple[DiffDetail, ...] = ()
     details_capped: bool = False
     allocation_sites: tuple[AllocationSite, ...] = ()
+    retention: tuple[TypeRetention, ...] = ()
+    untracked: tuple[GrownContainer, ...] = ()
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class HeapDiffReport:
     """memwatch's HeapDiff body: two censuses and what changed between them.
 
@@ -225,7 +202,7 @@ class HeapDiffReport:
     elapsed_seconds: float = 0.0
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class ProcessInfo:
     """The process that answered: behind workers, each has its own heap.
 
@@ -250,7 +227,7 @@ class ProcessInfo:
     tracemalloc_tracing: bool
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class WatcherInfo:
     """How the watcher itself is doing.
 
@@ -284,7 +261,7 @@ class WatcherInfo:
     leak_events: int = 0
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class StoreInfo:
     """Where this process keeps its profiles (docs/workers.md).
 
@@ -300,20 +277,20 @@ class StoreInfo:
     fallback: str = ""
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class Status:
     """``GET /ah/memoryProfile/status``: the contract's four keys plus who answered."""
 
-    last_event: EventKind = _json("lastEvent", default="")
-    last_gc: GCStats = _json("lastGC", factory=GCStats)
-    last_leak: LeakReport = _json("lastLeak", factory=LeakReport)
-    last_diff: HeapDiffReport = _json("lastDiff", factory=HeapDiffReport)
+    last_event: EventKind = json_key("lastEvent", default="")
+    last_gc: GCStats = json_key("lastGC", factory=GCStats)
+    last_leak: LeakReport = json_key("lastLeak", factory=LeakReport)
+    last_diff: HeapDiffReport = json_key("lastDiff", factory=HeapDiffReport)
     process: ProcessInfo | None = None
     watcher: WatcherInfo = attrs.Factory(WatcherInfo)
     store: StoreInfo = attrs.Factory(StoreInfo)
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class Profile:
     """One captured diff with the status as it stood when the profile ended.
 
@@ -325,6 +302,8 @@ class Profile:
         ended: When the second census was taken (``None`` while running).
         pid: The process whose heap this profile describes.
         error: Why the profile failed; ``""`` otherwise.
+        verdict: Which layer of memory grew while the profile ran (not judged,
+            ``layer == ""``, until it completes).
     """
 
     id: str
@@ -332,15 +311,16 @@ class Profile:
     trigger: ProfileTrigger
     started: dt.datetime | None
     ended: dt.datetime | None = None
-    last_event: EventKind = _json("lastEvent", default="")
-    last_gc: GCStats = _json("lastGC", factory=GCStats)
-    last_leak: LeakReport = _json("lastLeak", factory=LeakReport)
-    last_diff: HeapDiffReport = _json("lastDiff", factory=HeapDiffReport)
+    last_event: EventKind = json_key("lastEvent", default="")
+    last_gc: GCStats = json_key("lastGC", factory=GCStats)
+    last_leak: LeakReport = json_key("lastLeak", factory=LeakReport)
+    last_diff: HeapDiffReport = json_key("lastDiff", factory=HeapDiffReport)
     pid: int = 0
     error: str = ""
+    verdict: Verdict = attrs.Factory(Verdict)
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class ProfileSummary:
     """A profile's listing line: who it belongs to and how it stands, without its diff."""
 
@@ -352,29 +332,29 @@ class ProfileSummary:
     ended: dt.datetime | None
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class ProfileIdList:
     """``GET /ah/memory``: the ids, oldest first, and the lines naming each one's worker (pid)."""
 
-    memory_profiles: tuple[str, ...] = _json("memoryProfiles", default=())
+    memory_profiles: tuple[str, ...] = json_key("memoryProfiles", default=())
     profiles: tuple[ProfileSummary, ...] = ()
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class ProfileList:
     """``GET /ah/memory?details=true``: the stored profiles in full, oldest first."""
 
-    memory_profiles: tuple[Profile, ...] = _json("memoryProfiles", default=())
+    memory_profiles: tuple[Profile, ...] = json_key("memoryProfiles", default=())
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class Message:
     """A short confirmation, e.g. ``{"message": "Deleted profile 3fa9c2"}``."""
 
     message: str
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class GCResult:
     """``POST /ah/memory/gc``: the stats after a forced full collection.
 
@@ -383,11 +363,11 @@ class GCResult:
         collected: Unreachable objects the forced collection found.
     """
 
-    last_gc: GCStats = _json("lastGC")
+    last_gc: GCStats = json_key("lastGC")
     collected: int = 0
 
 
-@attrs.frozen(field_transformer=_encodable_strings)
+@attrs.frozen(field_transformer=encodable_strings)
 class Problem:
     """An RFC 9457 problem detail (``application/problem+json``)."""
 

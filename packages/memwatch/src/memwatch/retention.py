@@ -13,61 +13,15 @@ import random
 from collections import Counter
 from typing import TYPE_CHECKING
 
-import attrs
-
+from memwatch.explained import RetentionPath, RootKind, TypeRetention
 from memwatch.referrers import Chain, trace_objects
-from memwatch.roots import UNREACHABLE, RootKind
+from memwatch.roots import UNREACHABLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["UNREACHABLE", "RetentionPath", "RootKind", "TypeRetention"]
 __all__ += ["explain_retention", "group_paths", "sample_new_ids"]
-
-
-@attrs.frozen
-class RetentionPath:
-    """One chain of references from a root down to sampled objects.
-
-    Attributes:
-        root: What holds the chain, by name: ``"app.RESPONSE_CACHE"``,
-            ``"lru_cache app.quote_for"``, ``"thread worker: app.loop (app.py:12)"``.
-        kind: What sort of root it is.
-        edges: From the root down to the sampled object: type names in
-            parentheses and the edges between them (``.attr``, ``[key]``,
-            ``<key>``, ``[item]``).
-        samples: How many sampled objects follow this chain.
-        share: ``samples`` over all objects sampled for the type.
-    """
-
-    root: str
-    kind: RootKind
-    edges: tuple[str, ...]
-    samples: int
-    share: float
-
-    @property
-    def text(self) -> str:
-        """The chain as one line, e.g. ``"app.CACHE (dict) [key]"``."""
-        return " ".join((self.root, *self.edges))
-
-
-@attrs.frozen
-class TypeRetention:
-    """Who holds the sampled new objects of one type.
-
-    Attributes:
-        what: The type's census name.
-        sampled: How many of its new objects were found alive and searched from.
-        paths: The most followed chains, most samples first.
-        partial: True when a limit (depth, nodes, time) stopped the search
-            before every sample reached a root.
-    """
-
-    what: str
-    sampled: int
-    paths: tuple[RetentionPath, ...]
-    partial: bool = False
 
 
 def group_paths(found: Iterable[Chain], *, top: int = 3) -> tuple[RetentionPath, ...]:

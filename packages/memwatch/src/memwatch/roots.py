@@ -15,11 +15,12 @@ from __future__ import annotations
 import sys
 import threading
 from itertools import pairwise
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, cast
 
 import attrs
 
 from memwatch.census import type_name
+from memwatch.explained import RootKind
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -27,16 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["UNREACHABLE", "DictEntries", "RootKind", "Roots", "frames_of", "name_chain"]
 
-RootKind = Literal[
-    "module global",
-    "class attribute",
-    "function",
-    "lru_cache",
-    "thread frame",
-    "logging manager",
-    "unreachable",
-    "search limit",
-]
 
 UNREACHABLE = "unreachable: garbage awaiting collection"
 _ATTRIBUTE_EDGES = {

@@ -26,7 +26,7 @@ from itertools import compress, islice
 import attrs
 
 from memwatch.census import bookkeeping, is_bookkeeping, type_name
-from memwatch.formatting import format_size
+from memwatch.explained import GrownContainer
 from memwatch.referrers import trace_given
 
 __all__ = ["ContainerCounts", "GrownContainer", "count_containers", "grown_containers"]
@@ -53,31 +53,6 @@ class ContainerCounts:
 
     counts: dict[int, int] = attrs.field(repr=False)
     min_items: int
-
-
-@attrs.frozen
-class GrownContainer:
-    """A container that gained items, and what untracked data came with them.
-
-    Attributes:
-        what: The container's type name.
-        holder: Its retention chain as one line (``"app.CACHE (dict)"``); ``""`` if not found.
-        items: Items gained.
-        untracked_bytes: Estimated bytes of untracked values those items brought.
-        untracked_types: The untracked value types seen in the sample, largest share first.
-    """
-
-    what: str
-    holder: str
-    items: int
-    untracked_bytes: int
-    untracked_types: tuple[str, ...] = ()
-
-    @property
-    def text(self) -> str:
-        """One line: ``app.CACHE (dict): +12,000 items, +18.2 mb``."""
-        name = f"{self.holder} ({self.what})" if self.holder else self.what
-        return f"{name}: +{self.items:,} items, +{format_size(self.untracked_bytes)}"
 
 
 def count_containers(*, min_items: int = MIN_ITEMS) -> ContainerCounts:
@@ -173,7 +148,7 @@ def grown_containers(
             what=what,
             holder=holders.get(ident, ""),
             items=gained,
-            untracked_bytes=size,
+            size_bytes=size,
             untracked_types=types,
         )
         for ident, what, gained, size, types in grown

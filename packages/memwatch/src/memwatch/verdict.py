@@ -19,17 +19,13 @@ figures always give the same verdict, which is what the property tests drive.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import attrs
 
+from memwatch.explained import Layer, LayerReadings, Verdict
 from memwatch.formatting import format_size
 
 __all__ = ["Layer", "LayerReadings", "Verdict", "judge"]
 
-Layer = Literal[
-    "none", "python objects", "untracked python data", "native memory", "allocator retention"
-]
 
 #: Process growth below this many bytes over a window is not a leak to explain.
 MIN_GROWTH = 1 << 20
@@ -37,47 +33,6 @@ MIN_GROWTH = 1 << 20
 EXPLAINS = 0.5
 #: Bytes per Python allocator block assumed when blocks are the only evidence (a small object).
 BLOCK_BYTES = 64
-
-
-@attrs.frozen
-class LayerReadings:
-    """What the probes and the census saw change over one window (bytes unless noted).
-
-    Attributes:
-        seconds: The window's length.
-        process_growth: RSS or cgroup usage, end minus start.
-        malloc_growth: mallinfo2 in-use bytes, end minus start; ``None`` without glibc.
-        blocks_growth: ``sys.getallocatedblocks()``, end minus start (a count).
-        census_growth: Shallow bytes of gc-tracked objects, second census minus first.
-        untracked_growth: Bytes of untracked values the grown containers gained.
-        traced_growth: Live bytes the tracing window saw allocated in Python's
-            domain; ``None`` when no window traced.
-        foreign_traced_growth: Live bytes traced in extensions' own domains (numpy).
-    """
-
-    seconds: float
-    process_growth: int
-    malloc_growth: int | None = None
-    blocks_growth: int = 0
-    census_growth: int = 0
-    untracked_growth: int = 0
-    traced_growth: int | None = None
-    foreign_traced_growth: int = 0
-
-
-@attrs.frozen
-class Verdict:
-    """The layer that grows, in one sentence, with the figures behind it.
-
-    Attributes:
-        layer: One of :data:`Layer`.
-        text: One sentence for the on-call engineer.
-        figures: The readings it was judged on.
-    """
-
-    layer: Layer
-    text: str
-    figures: LayerReadings
 
 
 def judge(readings: LayerReadings) -> Verdict:  # noqa: PLR0911 - one return per row of the decision table

@@ -58,6 +58,7 @@ _PROFILE = _object(
     lastDiff=_ref("HeapDiffReport"),
     pid=_COUNT,
     error=_STRING,
+    verdict=_ref("Verdict"),
 )
 
 DEFINITIONS: dict[str, dict[str, Any]] = {
@@ -129,6 +130,45 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         size_bytes=_INTEGER,
         size=_ref("Size"),
         count=_INTEGER,
+        library=_STRING,
+    ),
+    "RetentionPath": _object(
+        "RetentionPath",
+        "A chain of references from a root down to sampled objects: names, never values.",
+        root=_STRING,
+        kind={
+            "enum": [
+                "module global",
+                "class attribute",
+                "function",
+                "lru_cache",
+                "thread frame",
+                "logging manager",
+                "unreachable",
+                "search limit",
+            ]
+        },
+        edges=_array_of(_STRING),
+        samples=_COUNT,
+        share={"type": "number", "minimum": 0, "maximum": 1},
+    ),
+    "TypeRetention": _object(
+        "TypeRetention",
+        "Who holds the sampled new objects of one growing type.",
+        what=_STRING,
+        sampled=_COUNT,
+        paths=_array_of(_ref("RetentionPath")),
+        partial=_BOOLEAN,
+    ),
+    "GrownContainer": _object(
+        "GrownContainer",
+        "A container that gained items, the untracked data they brought, and its holder.",
+        what=_STRING,
+        holder=_STRING,
+        items=_COUNT,
+        size_bytes=_COUNT,
+        size=_ref("Size"),
+        untracked_types=_array_of(_STRING),
     ),
     "HeapChange": _object(
         "HeapChange",
@@ -140,6 +180,8 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         details=_array_of(_ref("DiffDetail")),
         details_capped=_BOOLEAN,
         allocation_sites=_array_of(_ref("AllocationSite")),
+        retention=_array_of(_ref("TypeRetention")),
+        untracked=_array_of(_ref("GrownContainer")),
     ),
     "HeapDiffReport": _object(
         "HeapDiffReport",
@@ -151,6 +193,34 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         partial=_BOOLEAN,
         frozen_objects=_COUNT,
         elapsed_seconds={"type": "number", "minimum": 0},
+    ),
+    "LayerReadings": _object(
+        "LayerReadings",
+        "What the probes and the census saw change over a profile's window (bytes).",
+        seconds={"type": "number", "minimum": 0},
+        process_growth=_INTEGER,
+        malloc_growth={"anyOf": [_INTEGER, {"type": "null"}]},
+        blocks_growth=_INTEGER,
+        census_growth=_INTEGER,
+        untracked_growth=_INTEGER,
+        traced_growth={"anyOf": [_INTEGER, {"type": "null"}]},
+        foreign_traced_growth=_INTEGER,
+    ),
+    "Verdict": _object(
+        "Verdict",
+        'Which layer of memory grew, in one sentence, with the figures; layer "" if not judged.',
+        layer={
+            "enum": [
+                "",
+                "none",
+                "python objects",
+                "untracked python data",
+                "native memory",
+                "allocator retention",
+            ]
+        },
+        text=_STRING,
+        figures=_ref("LayerReadings"),
     ),
     "Profile": _PROFILE,
     "ProcessInfo": _object(
