@@ -1,11 +1,12 @@
 """memwatch's demo: a Flask service that leaks, found and explained by memwatch.
 
-It starts ``examples/flask_app.py`` under a real server on 127.0.0.1 (with
-tracemalloc on, so diffs name lines), drives traffic at its leaking and its
-healthy route, and reads memwatch's HTTP API the way an on-call engineer
-would: the leak event with its rate, then the auto-captured profile's diff
-naming the leaking class and the line that allocates it. It stops its server
-and finishes within two minutes.
+It starts ``examples/flask_app.py`` under a real server on 127.0.0.1 with
+memwatch's default settings (tracemalloc off), drives traffic at its leaking
+and its healthy route, and reads memwatch's HTTP API the way an on-call
+engineer would: the leak event with its rate, then the profile memwatch
+captured on its own, with a tracing window: the leaking class, the line that
+allocates it, who holds it, and which layer of memory grows. It stops its
+server and finishes within two minutes.
 
 Run it with ``python3 -m nox -s demo`` (it installs the packages first), or
 ``python examples/demo.py`` where memwatch and memwatch-flask are installed.
@@ -111,7 +112,7 @@ def start_server(port: int, token: str, log: Any) -> subprocess.Popen[bytes]:
         "MEMWATCH_CAPTURE_SECONDS": "10",
         "PYTHONUNBUFFERED": "1",
     }
-    command = [sys.executable, "-X", "tracemalloc=1", str(APP), "--port", str(port)]
+    command = [sys.executable, str(APP), "--port", str(port)]
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
 
 
@@ -152,11 +153,25 @@ def print_profile(profile: dict[str, Any]) -> None:
         print(f"  {detail['what']:<34}{detail['+']:>9,}{detail['-']:>9,}{detail['size']:>13}")
     sites = change["allocation_sites"]
     if sites:
-        print("\n  lines holding the growth (tracemalloc):")
+        print("\n  lines that allocated what is still alive (the capture's tracing window):")
         for site in sites[:3]:
             where = f"{Path(site['file']).name}:{site['line']}"
             code = linecache.getline(site["file"], site["line"]).strip()
-            print(f"  {where:<22}{site['size']:>11}  {site['count']:>+8,} blocks   {code}")
+            inside = f"   (in {site['library']})" if site["library"] else ""
+            print(f"  {where:<22}{site['size']:>11}  {site['count']:>+8,} blocks   {code}{inside}")
+    if change["retention"]:
+        print("\n  who holds the new objects (sampled):")
+        for entry in change["retention"][:3]:
+            path = entry["paths"][0]
+            text = " ".join([path["root"], *path["edges"]])
+            print(f"  {entry['what']:<34}{path['share']:>5.0%}  {text}")
+    for grown in change["untracked"][:2]:
+        holder = grown["holder"] or grown["what"]
+        print(
+            f"\n  untracked data: {holder} ({grown['what']}): +{grown['items']:,} items, "
+            f"+{grown['size']} of {', '.join(grown['untracked_types']) or 'nothing untracked'}"
+        )
+    print(f"\n  verdict: {profile['verdict']['text']}")
 
 
 def main() -> int:
@@ -169,7 +184,7 @@ def main() -> int:
     started = time.monotonic()
     deadline = started + args.timeout
     print("memwatch demo: a Flask service that leaks, found and explained by memwatch")
-    print(f"  service : {APP.name} on http://127.0.0.1:{port} (werkzeug, tracemalloc on)")
+    print(f"  service : {APP.name} on http://127.0.0.1:{port} (werkzeug, default settings)")
     print("  traffic : GET /leak keeps 100 LeakyThing per request; GET /healthy keeps none\n")
 
     with tempfile.TemporaryFile() as log:

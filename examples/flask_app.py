@@ -1,9 +1,10 @@
 """A small Flask service with a leak, and memwatch mounted to find it.
 
-Run it (tracemalloc on, so diffs also name the allocating line)::
+Run it (the profile memwatch captures on a leak opens its own tracing window,
+so its diff names the allocating line without tracemalloc on from the start)::
 
     export MEMWATCH_TOKEN=$(python -c "import secrets; print(secrets.token_urlsafe(32))")
-    python -X tracemalloc=1 examples/flask_app.py --port 8000
+    python examples/flask_app.py --port 8000
 
 then drive ``/leak`` and read ``/ah/memoryProfile/status`` with
 ``Authorization: Bearer $MEMWATCH_TOKEN``.

@@ -55,6 +55,9 @@ def make(
         record_diff=lambda _report: StateSnapshot("diff", GCStats(), LeakReport()),
         pid=os.getpid,
         on_error=errors,
+        # The policy is tested here; tracing and explaining every capture would only slow it.
+        trace_leaks=False,
+        explain=False,
     )
     return (
         AutoCapture(profiler, cooldown=cooldown, on_error=errors, clock=clock),

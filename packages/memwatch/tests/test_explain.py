@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 import tracemalloc
@@ -10,9 +11,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from contract import assert_valid
 from memwatch.census import take_census
+from memwatch.converter import dumps
 from memwatch.diff import diff_censuses
 from memwatch.explain import CaptureExplainer
+from memwatch.models import GCStats, HeapDiffReport, LeakReport
+from memwatch.profiles import Profiler, StateSnapshot
+from memwatch.store import MemoryProfileStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -80,3 +86,41 @@ def test_an_untraced_capture_leaves_tracing_off(app: types.ModuleType) -> None:
     explanation = explainer.explain(before, after, diff_censuses(before, after))
     assert explanation.sites == ()
     assert any(entry.what == "explain_app.Session" for entry in explanation.retention)
+
+
+def test_a_leak_profile_traces_and_explains_by_default(app: types.ModuleType) -> None:
+    """A profile captured on a leak names the line, the holders and the layer, and validates."""
+    store = MemoryProfileStore()
+    profiler = Profiler(store, record_diff=_record, pid=lambda: 1)
+    started = profiler.start("leak")
+    assert tracemalloc.is_tracing()
+    for n in range(2000):
+        app.handle(n)
+    ended = profiler.end(started.id)
+    assert not tracemalloc.is_tracing()
+    change = ended.last_diff.change
+    assert change.allocation_sites[0].file == app.__file__
+    assert any(entry.what == "explain_app.Session" for entry in change.retention)
+    assert change.untracked[0].holder == "explain_app.PAGES"
+    assert ended.verdict.layer != ""
+    body = json.loads(dumps(ended))
+    assert_valid("profile", body)
+    assert body["lastDiff"]["change"]["untracked"][0]["size"].endswith(("kb", "mb"))
+
+
+@pytest.mark.usefixtures("app")  # it stops tracemalloc whatever the test leaves
+def test_a_manual_profile_does_not_trace_unless_asked() -> None:
+    """A manual profile leaves tracemalloc off by default and traces with trace=True."""
+    profiler = Profiler(MemoryProfileStore(), record_diff=_record, pid=lambda: 1)
+    plain = profiler.start("manual")
+    assert not tracemalloc.is_tracing()
+    profiler.end(plain.id)
+    traced = profiler.start("manual", trace=True)
+    assert tracemalloc.is_tracing()
+    profiler.delete(traced.id)
+    assert not tracemalloc.is_tracing()
+
+
+def _record(report: HeapDiffReport) -> StateSnapshot:
+    del report
+    return StateSnapshot("diff", GCStats(), LeakReport())

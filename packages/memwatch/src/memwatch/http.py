@@ -123,7 +123,8 @@ class _BadRequestError(Exception):
         self.detail = detail
 
 
-def _details_flag(query: str) -> bool:
+def _flag(query: str, parameter: str) -> bool:
+    """The boolean query parameter ``parameter`` (``true``/``false``/``1``/``0``); absent: False."""
     try:
         pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=_MAX_QUERY_FIELDS)
     except ValueError:
@@ -132,7 +133,7 @@ def _details_flag(query: str) -> bool:
         ) from None
     chosen: dict[bool, str] = {}
     for name, value in pairs:
-        if name != "details":
+        if name != parameter:
             continue
         lowered = value.lower()
         if lowered in ("true", "1"):
@@ -141,11 +142,11 @@ def _details_flag(query: str) -> bool:
             chosen.setdefault(False, value)
         else:
             raise _BadRequestError(
-                f"Query parameter 'details' must be true, false, 1 or 0; got {_quote(value)}."
+                f"Query parameter {parameter!r} must be true, false, 1 or 0; got {_quote(value)}."
             )
     if len(chosen) > 1:
         raise _BadRequestError(
-            "Query parameter 'details' was given conflicting values: "
+            f"Query parameter {parameter!r} was given conflicting values: "
             f"{_quote(chosen[True])} and {_quote(chosen[False])}."
         )
     return True in chosen
@@ -370,12 +371,14 @@ class MemwatchAPI:
         return _Answer(Message(f"Deleted profile {params['id']}"))
 
     def _list_profiles(self, request: Request, _params: dict[str, str]) -> _Answer:
-        if _details_flag(request.query):
+        if _flag(request.query, "details"):
             return _Answer(ProfileList(memory_profiles=tuple(self.watcher.list_profiles())))
         return _Answer(profile_lines(self.watcher))
 
     def _start_profile(self, request: Request, _params: dict[str, str]) -> _Answer:
-        profile = self.watcher.start_profile(pid_query(request.query))
+        profile = self.watcher.start_profile(
+            pid_query(request.query), trace=_flag(request.query, "trace")
+        )
         return _Answer(profile, (("Location", f"{self.prefix}/memoryProfile/{profile.id}"),))
 
     def _end_profile(self, _request: Request, params: dict[str, str]) -> _Answer:

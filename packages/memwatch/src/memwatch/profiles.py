@@ -25,8 +25,11 @@ from memwatch.errors import (
     ProfileNotFoundError,
     describe_error,
 )
+from memwatch.explain import CaptureExplainer
+from memwatch.explained import Verdict
 from memwatch.forks import reset_after_fork
 from memwatch.models import (
+    AllocationSite,
     EventKind,
     GCStats,
     HeapDiffReport,
@@ -112,6 +115,10 @@ class Profiler:
         on_error: Describes (and may count and log) a census that failed a
             profile; returns the profile's ``error``.
             :func:`~memwatch.errors.describe_error` by default.
+        trace_leaks: Open a tracing window for every profile captured on a leak
+            (a manual profile asks with ``trace=True``).
+        explain: Add retention paths, grown containers and a verdict to each
+            diff (:mod:`memwatch.explain`).
     """
 
     def __init__(
@@ -125,6 +132,8 @@ class Profiler:
         census_time_budget: float | None = 30.0,
         single_flight: SingleFlight | None = None,
         on_error: Callable[[BaseException, str], str] = describe_error,
+        trace_leaks: bool = True,
+        explain: bool = True,
     ) -> None:
         """Bind the profiler to a store and to its watcher's state."""
         self._store = store
@@ -135,13 +144,16 @@ class Profiler:
         self.census_time_budget = census_time_budget
         self.single_flight = single_flight if single_flight is not None else SingleFlight()
         self._on_error = on_error
+        self.trace_leaks = trace_leaks
+        self.explain = explain
         self._state_lock = threading.Lock()
         self._baselines: dict[str, Census] = {}
+        self._explainers: dict[str, CaptureExplainer] = {}
         reset_after_fork(self, Profiler.reset)
 
-    def _census(self) -> Census:
+    def _census(self, *, trace_sites: bool = True) -> Census:
         """Take a census; the caller holds ``single_flight``."""
-        return take_census(time_budget=self.census_time_budget)
+        return take_census(time_budget=self.census_time_budget, trace_sites=trace_sites)
 
     def running(self, trigger: ProfileTrigger | None = None) -> list[Profile]:
         """The running profiles, optionally only those with ``trigger``."""
@@ -150,11 +162,21 @@ class Profiler:
         found = [self._store.get(pid) for pid in ids]
         return [p for p in found if p is not None and (trigger is None or p.trigger == trigger)]
 
-    def start(self, trigger: ProfileTrigger = "manual", profile_id: str | None = None) -> Profile:
+    def start(
+        self,
+        trigger: ProfileTrigger = "manual",
+        profile_id: str | None = None,
+        *,
+        trace: bool | None = None,
+    ) -> Profile:
         """Take a baseline census and store a running profile.
 
-        ``profile_id`` is the id another worker chose when it handed the start
-        over (:mod:`memwatch.host`); a new one otherwise.
+        Args:
+            trigger: What started it.
+            profile_id: The id another worker chose when it handed the start
+                over (:mod:`memwatch.host`); a new one otherwise.
+            trace: Open a tracing window until it ends; ``None``: for a leak
+                trigger when ``trace_leaks`` is set, else not.
 
         Raises:
             ProfileConflictError: a manual profile is already running (manual trigger only).
@@ -176,16 +198,29 @@ class Profiler:
                 started=baseline.taken_at,
                 pid=self._pid(),
             )
+            if trace is None:
+                trace = trigger == "leak" and self.trace_leaks
+            explainer = CaptureExplainer(trace=trace) if self.explain or trace else None
             with self._state_lock:
                 self._baselines[profile.id] = baseline
+                if explainer is not None:
+                    self._explainers[profile.id] = explainer
             try:
                 self._store.put(profile)
             except BaseException:
                 # A store that fails must not leave the baseline (8 bytes an object) behind.
-                with self._state_lock:
-                    self._baselines.pop(profile.id, None)
+                self._forget(profile.id)
                 raise
             return profile
+
+    def _forget(self, profile_id: str) -> CaptureExplainer | None:
+        """Drop a profile's baseline and explainer (its window closed); the explainer, if any."""
+        with self._state_lock:
+            self._baselines.pop(profile_id, None)
+            explainer = self._explainers.pop(profile_id, None)
+        if explainer is not None:
+            explainer.abandon()
+        return explainer
 
     def end(self, profile_id: str) -> Profile:
         """Take the second census, diff it against the baseline, and complete the profile.
@@ -212,16 +247,23 @@ class Profiler:
             with self._state_lock:
                 if self._baselines.pop(profile_id, None) is None:
                     raise ProfileConflictError(f"profile {profile_id} already ended", profile_id)
+                explainer = self._explainers.pop(profile_id, None)
             try:
-                after = self._census()
+                if explainer is not None:
+                    explainer.finish_window()  # so that the closing census is not traced
+                after = self._census(trace_sites=explainer is None or not explainer.tracing)
                 report = diff_censuses(
                     baseline, after, max_details=self.max_details, max_sites=self.max_sites
                 )
             except Exception as exc:  # noqa: BLE001 - a failed census fails the profile, not the caller
+                if explainer is not None:
+                    explainer.abandon()
                 ended = attrs.evolve(
                     profile, state="failed", ended=_utcnow(), error=self._on_error(exc, "census")
                 )
             else:
+                report, verdict = self._explained(explainer, baseline, after, report)
+                del after, baseline
                 state = self._record_diff(report)
                 ended = attrs.evolve(
                     profile,
@@ -231,6 +273,7 @@ class Profiler:
                     last_gc=state.last_gc,
                     last_leak=state.last_leak,
                     last_diff=report,
+                    verdict=verdict,
                 )
             if self._store.get(profile_id) is not None:
                 try:
@@ -240,6 +283,36 @@ class Profiler:
                     self._store.delete(profile_id)
                     raise
             return ended
+
+    def _explained(
+        self,
+        explainer: CaptureExplainer | None,
+        before: Census,
+        after: Census,
+        report: HeapDiffReport,
+    ) -> tuple[HeapDiffReport, Verdict]:
+        """The diff with its explanation added; the plain diff if explaining fails."""
+        if explainer is None:
+            return report, Verdict()
+        try:
+            explanation = explainer.explain(before, after, report)
+        except Exception as exc:  # noqa: BLE001 - the diff stands without its explanation
+            self._on_error(exc, "explain")
+            return report, Verdict()
+        change = report.change
+        sites = change.allocation_sites
+        if explainer.tracing:
+            sites = tuple(
+                AllocationSite(s.file, s.line, s.size_bytes, s.count, s.library)
+                for s in explanation.sites[: self.max_sites]
+            )
+        change = attrs.evolve(
+            change,
+            allocation_sites=sites,
+            retention=explanation.retention,
+            untracked=explanation.untracked,
+        )
+        return attrs.evolve(report, change=change), explanation.verdict
 
     def get(self, profile_id: str) -> Profile:
         """One stored profile.
@@ -262,8 +335,7 @@ class Profiler:
         Raises:
             ProfileNotFoundError: no stored profile has that id.
         """
-        with self._state_lock:
-            self._baselines.pop(profile_id, None)
+        self._forget(profile_id)
         if not self._store.delete(profile_id):
             raise ProfileNotFoundError(profile_id)
 
@@ -292,6 +364,9 @@ class Profiler:
         """
         with self._state_lock:
             self._baselines.clear()
+            explainers, self._explainers = list(self._explainers.values()), {}
+        for explainer in explainers:
+            explainer.abandon()
         if not getattr(self._store, "shared", False):
             self._store.clear()
         # A lock held by a parent thread at fork time stays held in the child forever.

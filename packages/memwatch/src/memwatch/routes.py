@@ -118,6 +118,14 @@ _PID = QueryParameter(
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 """The media type of ``GET /metrics``: Prometheus' text exposition format 0.0.4."""
 
+_TRACE = QueryParameter(
+    "trace",
+    ("true", "false", "1", "0"),
+    "`true` (or `1`) opens a tracing window for this profile: tracemalloc runs until it "
+    "ends, and its diff names the allocating line in application code. Default `false` "
+    "for a profile started here; one memwatch captures on a leak traces by default.",
+)
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/memoryProfile/status", "status", bodies=("status",), query=(_PID,)),
     Route("GET", "/memoryProfile/{id}", "get_profile", bodies=("profile",)),
@@ -136,7 +144,7 @@ ROUTES: tuple[Route, ...] = (
         heavy=True,
         status=201,
         bodies=("profile",),
-        query=(_PID,),
+        query=(_PID, _TRACE),
     ),
     Route("POST", "/memoryProfile/{id}/end", "end_profile", heavy=True, bodies=("profile",)),
     Route("POST", "/memory/gc", "force_gc", heavy=True, bodies=("gc_result",)),

@@ -361,8 +361,14 @@ class Watcher:
         self._after_feed(reports, leaks)
         return result
 
-    def start_profile(self, pid: int | None = None) -> Profile:
+    def start_profile(self, pid: int | None = None, *, trace: bool = False) -> Profile:
         """Start a manual profile: take the baseline census now, here or in worker ``pid``.
+
+        Args:
+            pid: The worker to profile; ``None`` or this process: here.
+            trace: Open a tracing window until the profile ends, so that its
+                diff names the allocating lines in application code (a profile
+                handed to another worker is not traced).
 
         Raises:
             ProfileConflictError: a manual profile is already running (in that worker).
@@ -373,7 +379,7 @@ class Watcher:
         if pid is not None and pid != os.getpid():
             return self.host.start_elsewhere(pid)
         try:
-            return self._profiler.start("manual")
+            return self._profiler.start("manual", trace=trace)
         except MemwatchError:
             raise  # a conflict or a busy census is an answer, not a fault
         except Exception as exc:
