@@ -8,6 +8,9 @@ culprit in that profile by type (``change.details``), by line
 
     scenario            detected  type  line  root  verdict
 
+``u`` in the type column: the culprit is untracked data (str, bytes, numpy
+arrays), named among a grown container's untracked types rather than a row.
+
 Run with ``python3 -m nox -s scenarios`` or ``python examples/scenarios/matrix.py``
 (minutes: each scenario waits for a real detection; run it alone).
 """
@@ -15,6 +18,7 @@ Run with ``python3 -m nox -s scenarios`` or ``python examples/scenarios/matrix.p
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import datetime as dt
 import importlib.util
@@ -22,6 +26,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -33,6 +38,9 @@ sys.path.insert(0, str(HERE))
 from serve import SCENARIOS, load  # noqa: E402 - serve.py sits beside this file
 
 NEEDS = {"numpy_arrays": "numpy", "lxml_trees": "lxml"}
+# Each scenario's auto-captured profile is written here, to read in full.
+OUT = Path(tempfile.gettempdir()) / "memwatch-scenarios"
+OUT.mkdir(exist_ok=True)
 
 
 def free_port() -> int:
@@ -146,6 +154,7 @@ def run(name: str, rate: float, timeout: float) -> dict[str, str]:
             profiles = get(base, "/ah/memory?details=true")["memoryProfiles"]
             done = [p for p in profiles if p["trigger"] == "leak" and p["state"] != "running"]
             if done:
+                (OUT / f"{name}.json").write_text(json.dumps(done[0], indent=1))
                 return {"detected": detected, **judge(name, done[0], culprit)}
         return {
             "detected": detected,
@@ -161,16 +170,17 @@ def run(name: str, rate: float, timeout: float) -> dict[str, str]:
 
 
 def main() -> None:
-    """Run the scenarios one after another and print the matrix."""
+    """Run the scenarios (``--parallel`` at a time) and print the matrix."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
-    parser.add_argument("--rate", type=float, default=100.0, help="/work requests a second")
+    parser.add_argument("--rate", type=float, default=50.0, help="/work requests a second")
     parser.add_argument("--timeout", type=float, default=420.0, help="seconds per scenario")
+    parser.add_argument("--parallel", type=int, default=1, help="scenarios run at once")
     args = parser.parse_args()
-    header = f"{'scenario':20} {'detected':>9} {'type':>5} {'line':>5} {'root':>5}  verdict"
-    print(header, flush=True)
-    for name in args.scenarios:
-        row = run(name, args.rate, args.timeout)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        rows = list(pool.map(lambda name: run(name, args.rate, args.timeout), args.scenarios))
+    print(f"{'scenario':20} {'detected':>9} {'type':>5} {'line':>5} {'root':>5}  verdict")
+    for name, row in zip(args.scenarios, rows, strict=True):
         print(
             f"{name:20} {row['detected']:>9} {row.get('type', ''):>5} {row.get('line', ''):>5} "
             f"{row.get('root', ''):>5}  {row.get('verdict', '')}",

@@ -72,7 +72,7 @@ def test_a_traced_capture_explains_the_leak(app: types.ModuleType) -> None:
     (pages, *_) = explanation.untracked
     assert pages.text.startswith("explain_app.PAGES (dict): +3,000 items, +")
     assert explanation.verdict.layer in {"none", "python objects", "untracked python data"}
-    assert explanation.verdict.figures.census_growth > 0
+    assert explanation.verdict.figures.untracked_growth >= 3000 * 1500
 
 
 def test_an_untraced_capture_leaves_tracing_off(app: types.ModuleType) -> None:

@@ -57,9 +57,9 @@ def test_scaling_every_figure_keeps_the_layer(readings: LayerReadings, factor: i
     assert judge(scaled).layer == judge(base).layer
 
 
-@given(st.integers(min_value=MIN_GROWTH, max_value=500 * MB), st.floats(0.51, 2.0))
+@given(st.integers(min_value=MIN_GROWTH, max_value=500 * MB), st.floats(0.31, 2.0))
 def test_census_explaining_the_growth_means_python_objects(growth: int, ratio: float) -> None:
-    """When the census sees most of the growth, the layer is Python objects."""
+    """When the census sees a good part of the growth (30%), the layer is Python objects."""
     readings = LayerReadings(seconds=60, process_growth=growth, census_growth=int(growth * ratio))
     assert judge(readings).layer == "python objects"
 
@@ -82,6 +82,7 @@ def test_malloc_growing_alone_is_native(growth: int, ratio: float) -> None:
     readings = LayerReadings(
         seconds=60, process_growth=growth, malloc_growth=int(growth * ratio), traced_growth=0
     )
+    assert judge(attrs.evolve(readings, traced_growth=growth // 5)).layer == "native memory"
     verdict = judge(readings)
     assert verdict.layer == "native memory"
     assert "memray run --native" in verdict.text

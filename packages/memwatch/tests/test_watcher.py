@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+import tracemalloc
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -225,6 +226,9 @@ def test_a_profile_deleted_while_its_closing_census_runs_stays_deleted(monkeypat
 
 def leaking_watcher(**options: object) -> tuple[Watcher, ScriptedProbe]:
     probe = ScriptedProbe(step=4 * MIB)
+    # These tests are about when captures start and end: a tracing window per capture
+    # would trace the test itself (20 frames per allocation) and only slow it down.
+    options.setdefault("trace_captures", False)
     watcher = Watcher(
         mode="memwatch",
         detector_options={"consecutive_growth": 3},
@@ -669,3 +673,20 @@ def test_forced_collections_are_single_flight_with_each_other_and_with_censuses(
     assert busy.value.retry_after >= 1
     assert len(results) == 1
     assert after.last_gc.num_full_gc >= 2
+
+
+def test_an_auto_capture_traces_by_default_and_stops_tracing_when_it_ends():
+    """A leak's capture opens a tracing window; ending the capture turns tracemalloc off."""
+    tracemalloc.stop()
+    watcher, _ = leaking_watcher(capture_seconds=3600.0, trace_captures=True)
+    with watcher:
+        for _ in range(10):
+            watcher.force_gc()
+            if watcher.list_profiles():
+                break
+        (profile,) = watcher.list_profiles()
+        assert profile.trigger == "leak"
+        assert tracemalloc.is_tracing()
+        ended = watcher.end_profile(profile.id)
+    assert not tracemalloc.is_tracing()
+    assert ended.verdict.layer != ""

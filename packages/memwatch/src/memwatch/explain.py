@@ -17,8 +17,10 @@ loop) and keeps only numbers and ids between start and end.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
+import tracemalloc
 from typing import TYPE_CHECKING
 
 import attrs
@@ -41,8 +43,11 @@ __all__ = ["CaptureExplainer", "Explanation", "ProbeReading", "read_probes"]
 #: Types whose holders are searched, and new objects sampled per type.
 RETENTION_TYPES = 5
 RETENTION_SAMPLES = 20
+#: A type with fewer new objects is no leak to explain (a class made once, a cache warming).
+MIN_NEW_OBJECTS = 20
 
 
+@bookkeeping
 @attrs.frozen
 class ProbeReading:
     """The probes at one moment (bytes; ``None`` where a probe is not available here)."""
@@ -51,8 +56,10 @@ class ProbeReading:
     process: int | None
     malloc: int | None
     blocks: int
+    tracing: int = 0  # tracemalloc's own memory (its traces), part of process and malloc
 
 
+@bookkeeping
 @attrs.frozen
 class Explanation:
     """What a capture found beyond the per-type diff.
@@ -70,6 +77,7 @@ class Explanation:
     verdict: Verdict
 
 
+@functools.cache
 def _process_probe() -> Probe | None:
     try:
         return RssProbe()
@@ -81,11 +89,18 @@ def _process_probe() -> Probe | None:
         return None
 
 
+@functools.cache
 def _malloc_probe() -> Probe | None:
     try:
         return Mallinfo2Probe()
     except ProbeUnavailableError:
         return None
+
+
+def prepare() -> None:
+    """Make the probes now: a first capture would otherwise see their ctypes types as new."""
+    _process_probe()
+    _malloc_probe()
 
 
 def read_probes(process: Probe | None, malloc: Probe | None) -> ProbeReading:
@@ -103,6 +118,7 @@ def read_probes(process: Probe | None, malloc: Probe | None) -> ProbeReading:
         process=_read(process),
         malloc=_read(malloc),
         blocks=sys.getallocatedblocks(),
+        tracing=tracemalloc.get_tracemalloc_memory(),
     )
 
 
@@ -136,6 +152,7 @@ class CaptureExplainer:
         self._counts = count_containers()
         self._window = TracingWindow(frames=frames).open() if trace else None
         self._reading: WindowReading | None = None
+        self._tracing_end = 0
 
     @property
     def tracing(self) -> bool:
@@ -145,6 +162,7 @@ class CaptureExplainer:
     def finish_window(self, *, limit: int = 20) -> None:
         """Read and close the tracing window; call it before the closing census."""
         if self._window is not None and self._reading is None:
+            self._tracing_end = tracemalloc.get_tracemalloc_memory()
             self._reading = self._window.finish(limit=limit)
 
     def abandon(self) -> None:
@@ -163,9 +181,13 @@ class CaptureExplainer:
         Returns:
             The explanation.
         """
+        end = read_probes(self._process, self._malloc)  # before this explaining allocates
         self.finish_window()
-        end = read_probes(self._process, self._malloc)
-        names = [d.what for d in report.change.details if d.allocated > 0][:RETENTION_TYPES]
+        names = [
+            d.what
+            for d in report.change.details
+            if d.allocated >= MIN_NEW_OBJECTS and d.size_bytes > 0
+        ][:RETENTION_TYPES]
         old, new = before.types, after.types
         ids = {
             name: sample_new_ids(
@@ -177,12 +199,18 @@ class CaptureExplainer:
         retention = explain_retention(ids, time_budget=self._time_budget)
         untracked = grown_containers(self._counts, time_budget=self._time_budget)
         reading = self._reading
+        # tracemalloc's own traces are malloc'd memory the window added: not the leak's.
+        overhead = max(0, self._tracing_end - self._start.tracing)
         process = _growth(self._start.process, end.process)
+        malloc = _growth(self._start.malloc, end.malloc)
         readings = LayerReadings(
             seconds=end.at - self._start.at,
             # Without a process probe, what the census saw is the best figure there is.
-            process_growth=max(report.change.size_bytes, 0) if process is None else process,
-            malloc_growth=_growth(self._start.malloc, end.malloc),
+            process_growth=max(report.change.size_bytes, 0)
+            if process is None
+            else process - overhead,
+            malloc_growth=None if malloc is None else malloc - overhead,
+            tracing_overhead=overhead,
             blocks_growth=end.blocks - self._start.blocks,
             census_growth=report.change.size_bytes,
             untracked_growth=sum(entry.size_bytes for entry in untracked),

@@ -128,6 +128,8 @@ class LayerReadings:
         traced_growth: Live bytes the tracing window saw allocated in Python's
             domain; ``None`` when no window traced.
         foreign_traced_growth: Live bytes traced in extensions' own domains (numpy).
+        tracing_overhead: tracemalloc's own memory the window added, already
+            taken out of ``process_growth`` and ``malloc_growth``.
     """
 
     seconds: float = 0.0
@@ -138,6 +140,7 @@ class LayerReadings:
     untracked_growth: int = 0
     traced_growth: int | None = None
     foreign_traced_growth: int = 0
+    tracing_overhead: int = 0
 
 
 @attrs.frozen(field_transformer=encodable_strings)

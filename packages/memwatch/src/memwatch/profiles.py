@@ -26,6 +26,7 @@ from memwatch.errors import (
     describe_error,
 )
 from memwatch.explain import CaptureExplainer
+from memwatch.explain import prepare as prepare_explaining
 from memwatch.explained import Verdict
 from memwatch.forks import reset_after_fork
 from memwatch.models import (
@@ -149,6 +150,8 @@ class Profiler:
         self._state_lock = threading.Lock()
         self._baselines: dict[str, Census] = {}
         self._explainers: dict[str, CaptureExplainer] = {}
+        if explain:
+            prepare_explaining()
         reset_after_fork(self, Profiler.reset)
 
     def _census(self, *, trace_sites: bool = True) -> Census:

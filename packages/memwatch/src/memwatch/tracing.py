@@ -52,6 +52,7 @@ _lock = threading.Lock()
 _windows_tracing = 0  # open windows that rely on tracing started by a window
 
 
+@bookkeeping
 @attrs.frozen
 class WindowSite:
     """Where memory still alive at the window's end was allocated.
@@ -232,6 +233,7 @@ def _snapshot_traces(snapshot: tracemalloc.Snapshot) -> tuple[_Stacks, int, int]
     return stacks, python, foreign
 
 
+@bookkeeping
 @attrs.frozen
 class WindowReading:
     """What a tracing window saw alive at one moment.

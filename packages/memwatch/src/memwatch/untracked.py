@@ -143,16 +143,21 @@ def grown_containers(
     containers = [(type_name(type(obj)), obj) for _, obj in growth]
     growth.clear()  # the search counts references: hold each container once
     holders = _holders(containers, time_budget)
-    return tuple(
-        GrownContainer(
-            what=what,
-            holder=holders.get(ident, ""),
-            items=gained,
-            size_bytes=size,
-            untracked_types=types,
-        )
-        for ident, what, gained, size, types in grown
-    )
+    merged: dict[tuple[str, str], GrownContainer] = {}
+    for ident, what, gained, size, seen in grown:
+        holder = holders.get(ident, "")
+        key = (holder, what) if holder else (str(ident), what)
+        found = merged.get(key)
+        if found is None:
+            merged[key] = GrownContainer(what, holder, gained, size, seen)
+        else:  # containers on the same chain (one per instance of a class): one row
+            merged[key] = attrs.evolve(
+                found,
+                items=found.items + gained,
+                size_bytes=found.size_bytes + size,
+                untracked_types=tuple(dict.fromkeys((*found.untracked_types, *seen))),
+            )
+    return tuple(merged.values())
 
 
 def _newest(container: object, count: int) -> list[object]:

@@ -31,6 +31,9 @@ __all__ = ["Layer", "LayerReadings", "Verdict", "judge"]
 MIN_GROWTH = 1 << 20
 #: Share of the process growth a layer must account for to be named.
 EXPLAINS = 0.5
+#: What Python's own figures must account for: RSS also carries one-off costs of
+#: the capture itself (the census's arrays, arenas not yet reused).
+PYTHON_EXPLAINS = 0.3
 #: Bytes per Python allocator block assumed when blocks are the only evidence (a small object).
 BLOCK_BYTES = 64
 
@@ -60,7 +63,7 @@ def judge(readings: LayerReadings) -> Verdict:  # noqa: PLR0911 - one return per
         python_seen
     ):
         return Verdict("native memory", _native_text(share, readings, foreign=True), readings)
-    if share.explains(python_seen):
+    if share.explains(python_seen, PYTHON_EXPLAINS):
         if readings.census_growth >= EXPLAINS * python_seen:
             text = (
                 f"Python objects: the census explains {share.of(readings.census_growth)} of "
@@ -73,7 +76,7 @@ def judge(readings: LayerReadings) -> Verdict:  # noqa: PLR0911 - one return per
             "see the allocation sites and the grown containers"
         )
         return Verdict("untracked python data", text, readings)
-    if share.explains(readings.blocks_growth * BLOCK_BYTES):
+    if share.explains(readings.blocks_growth * BLOCK_BYTES, PYTHON_EXPLAINS):
         text = (
             f"untracked Python data: Python's allocator holds {readings.blocks_growth:,} more "
             f"blocks while the census explains {share.of(python_seen)} of "
@@ -115,8 +118,8 @@ def _native_text(share: _Share, readings: LayerReadings, *, foreign: bool) -> st
 class _Share:
     growth: int
 
-    def explains(self, part: int) -> bool:
-        return part >= EXPLAINS * self.growth
+    def explains(self, part: int, threshold: float = EXPLAINS) -> bool:
+        return part >= threshold * self.growth
 
     def of(self, part: int) -> str:
         percent = max(0.0, 100.0 * part / self.growth)

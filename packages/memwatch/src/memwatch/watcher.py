@@ -82,6 +82,8 @@ class Watcher:
             next leak event, whichever comes first.
         capture_cooldown: Seconds between two auto-captures, so that a leaking
             service is not censused continuously.
+        trace_captures: An auto-captured profile opens a tracing window (tracemalloc
+            on until it ends), so that its diff names the allocating lines.
         max_details: Types kept in a diff's details.
         max_sites: Allocation sites kept in a diff (when tracemalloc traces).
         census_time_budget: Seconds a census may run before it stops and says ``partial``.
@@ -101,6 +103,7 @@ class Watcher:
         auto_capture: bool = True,
         capture_seconds: float = 60.0,
         capture_cooldown: float = 600.0,
+        trace_captures: bool = True,
         max_details: int = 100,
         max_sites: int = 20,
         census_time_budget: float | None = 30.0,
@@ -136,6 +139,7 @@ class Watcher:
             max_sites=max_sites,
             census_time_budget=census_time_budget,
             on_error=self._errors.note,
+            trace_leaks=trace_captures,
         )
         self._capture = AutoCapture(
             self._profiler, cooldown=capture_cooldown, on_error=self._errors.note, clock=clock

@@ -205,6 +205,7 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         untracked_growth=_INTEGER,
         traced_growth={"anyOf": [_INTEGER, {"type": "null"}]},
         foreign_traced_growth=_INTEGER,
+        tracing_overhead=_COUNT,
     ),
     "Verdict": _object(
         "Verdict",
