@@ -26,6 +26,7 @@ import gc
 import logging
 import sys
 import time
+from typing import ClassVar
 
 from benchlib import Table, build_heap, emit, median_seconds, verdict
 
@@ -46,7 +47,7 @@ class Payload:
 
 
 class Auditor:
-    listeners: list[object] = []
+    listeners: ClassVar[list[object]] = []
 
     def on_event(self):
         return None
@@ -57,7 +58,7 @@ class Job:
         self.n = n
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None)  # noqa: UP033 - the unbounded cache as services write it
 def quote_for(n):
     return Payload(n)
 
@@ -128,7 +129,9 @@ def main():
     )
     table.add("census, tracemalloc off", census_s, 1.0, "", "")
     ratio = retention_s / census_s
-    table.add("retention, top 5 types x 20 samples", retention_s, ratio, "<= 3x", verdict(ratio <= 3))
+    table.add(
+        "retention, top 5 types x 20 samples", retention_s, ratio, "<= 3x", verdict(ratio <= 3)
+    )
     table.add("count_containers (baseline)", count_s, count_s / census_s, "", "")
     table.add("grown_containers (with holders)", containers_s, containers_s / census_s, "", "")
     ratio = in_window / census_s

@@ -17,6 +17,7 @@ from memwatch.watcher import Watcher
         ("MEMWATCH_AUTO_CAPTURE", "off", "auto_capture", False),
         ("MEMWATCH_CAPTURE_SECONDS", "7", "capture_seconds", 7.0),
         ("MEMWATCH_CAPTURE_COOLDOWN", " 9.5 ", "capture_cooldown", 9.5),
+        ("MEMWATCH_TRACE_CAPTURES", "0", "trace_captures", False),
         ("MEMWATCH_MAX_DETAILS", "12", "max_details", 12),
         ("MEMWATCH_CENSUS_TIME_BUDGET", "3", "census_time_budget", 3.0),
     ],
@@ -36,6 +37,7 @@ def test_every_variable_is_tested_here():
         "MEMWATCH_AUTO_CAPTURE",
         "MEMWATCH_CAPTURE_SECONDS",
         "MEMWATCH_CAPTURE_COOLDOWN",
+        "MEMWATCH_TRACE_CAPTURES",
         "MEMWATCH_MAX_DETAILS",
         "MEMWATCH_CENSUS_TIME_BUDGET",
     }
