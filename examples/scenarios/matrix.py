@@ -21,6 +21,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import datetime as dt
+import http.client
 import importlib.util
 import json
 import socket
@@ -72,7 +73,7 @@ def drive(base: str, rate: float, stop: threading.Event) -> None:
     pause = 1.0 / rate
     while not stop.is_set():
         started = time.perf_counter()
-        with contextlib.suppress(OSError):  # a slow answer is the scenario's, not ours
+        with contextlib.suppress(OSError, http.client.HTTPException):  # the scenario's, not ours
             get(base, "/work", timeout=10.0)
         stop.wait(max(0.0, pause - (time.perf_counter() - started)))
 

@@ -59,9 +59,9 @@ def judge(readings: LayerReadings) -> Verdict:  # noqa: PLR0911 - one return per
     python_seen = max(
         readings.census_growth + readings.untracked_growth, readings.traced_growth or 0
     )
-    if share.explains(readings.foreign_traced_growth) and readings.foreign_traced_growth >= (
-        python_seen
-    ):
+    # An extension's own domain is C memory even when its objects hold it (getsizeof of a
+    # numpy array counts its buffer, so the grown containers see the same bytes).
+    if share.explains(readings.foreign_traced_growth):
         return Verdict("native memory", _native_text(share, readings, foreign=True), readings)
     if share.explains(python_seen, PYTHON_EXPLAINS):
         if readings.census_growth >= EXPLAINS * python_seen:
