@@ -32,7 +32,6 @@ import datetime as dt
 import gc
 import time
 import tracemalloc
-import types
 from collections import defaultdict, deque
 from itertools import compress
 from operator import not_
@@ -56,8 +55,6 @@ _T = TypeVar("_T", bound=type)
 _CHUNK = 4096
 
 _BOOKKEEPING: set[type] = set()
-# The types whose objects an owner may claim (memwatch.owners): their rows lose them.
-_PART_TYPES = frozenset(map(id, (dict, types.MethodType, types.FunctionType)))
 
 
 def bookkeeping(cls: _T) -> _T:
@@ -326,23 +323,21 @@ def _tally(
 ) -> tuple[dict[str, tuple[int, int, list[bytes]]], bool]:
     """Count, shallow bytes and ids per type name (types sharing a name are merged).
 
-    With ``owners``, each instance's own parts (its ``__dict__``, bound methods,
-    closures: :mod:`memwatch.owners`) are sized under the instance's type and
-    left out of their own types' rows; counts and ids stay the instances' own.
+    With ``owners``, the bytes of each instance's own parts (its ``__dict__``,
+    bound methods, closures: :mod:`memwatch.owners`) move from their own types'
+    rows to the instance's type; counts and ids stay where they are.
     """
     tallies: dict[str, tuple[int, int, list[bytes]]] = {}
-    owned = owned_parts(groups.values()) if owners else None
-    extra = owned.extra_bytes(shallow_bytes) if owned else {}
-    claimed = owned.claimed if owned else set()
-    for group in groups.values():
+    gained: dict[int, int] = {}
+    lost: dict[int, int] = {}
+    if owners:
+        gained, lost = owned_parts(groups.values()).moved_bytes(shallow_bytes)
+    for objects in groups.values():
         if tallies and _expired(deadline):
             return tallies, True
-        tp = type(group[0])  # a group holds objects of one exact type, at least one
-        objects = _unclaimed(group, claimed) if id(tp) in _PART_TYPES and claimed else group
-        if not objects:
-            continue
+        tp = type(objects[0])  # a group holds objects of one exact type, at least one
         name = type_name(tp)
-        size = shallow_bytes(tp, objects) + extra.get(id(tp), 0)
+        size = shallow_bytes(tp, objects) + gained.get(id(tp), 0) - lost.get(id(tp), 0)
         ids = ids_bytes(objects)
         if name in tallies:
             count0, size0, pieces = tallies[name]
@@ -351,8 +346,3 @@ def _tally(
         else:
             tallies[name] = (len(objects), size, [ids])
     return tallies, False
-
-
-def _unclaimed(objects: list[object], claimed: set[int]) -> list[object]:
-    """``objects`` without the parts an owner claimed."""
-    return list(compress(objects, map(not_, map(claimed.__contains__, map(id, objects)))))

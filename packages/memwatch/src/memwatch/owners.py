@@ -12,9 +12,10 @@ each class in a census's groups, the parts only they hold:
 - bound methods whose ``__self__`` is the instance;
 - closures whose first cell holding an instance of a class holds this one.
 
-A census then adds those parts' bytes to the owner's row and leaves them out of
-their own types' rows; counts and ids (``+``/``-``) stay the instances' own,
-so the seed's ``details`` shape is kept.
+A census then moves those parts' bytes from their own types' rows to the
+owner's row. Counts and ids (``+``/``-``) stay where they are, so the seed's
+``details`` shape is kept and no per-object filtering is needed (under
+tracemalloc every filtered id would be a traced allocation).
 
 Cost: the referents of the instances of classes with a ``__dict__`` are listed
 a chunk at a time in C; methods and closures are looked at through C-level
@@ -56,15 +57,26 @@ class OwnedParts:
     parts: dict[int, list[object]] = attrs.field(repr=False)
     claimed: set[int] = attrs.field(repr=False)
 
-    def extra_bytes(self, size_of: Callable[[type, list[object]], int]) -> dict[int, int]:
-        """Per owner type's id, the shallow bytes of its parts, sized by ``size_of``."""
-        extra: dict[int, int] = {}
+    def moved_bytes(
+        self, size_of: Callable[[type, list[object]], int]
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """Bytes to add to each owner type's row, and to take off each part type's row.
+
+        Both keyed by the type's ``id()``; each part is sized once, by ``size_of``.
+        """
+        gained: dict[int, int] = {}
+        lost: defaultdict[int, int] = defaultdict(int)
         for owner, parts in self.parts.items():
             by_type: defaultdict[int, list[object]] = defaultdict(list)
             for part in parts:
                 by_type[id(type(part))].append(part)
-            extra[owner] = sum(size_of(type(group[0]), group) for group in by_type.values())
-        return extra
+            total = 0
+            for part_type, group in by_type.items():
+                size = size_of(type(group[0]), group)
+                lost[part_type] += size
+                total += size
+            gained[owner] = total
+        return gained, dict(lost)
 
 
 def owned_parts(groups: Iterable[list[object]]) -> OwnedParts:
