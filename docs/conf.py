@@ -69,6 +69,8 @@ nitpick_ignore_regex = [
     (r"py:class", r"Starlette(Request|Response)"),
     # Type variables of generic helpers.
     (r"py:class", r"memwatch\..*\._?T"),
+    # Literal aliases (a chain's root kind, a verdict's layer) are documented where defined.
+    (r"py:class", r"(RootKind|Layer|Chain)"),
     # napoleon reads a property docstring's "Per type name: ..." as a type; the text is fine.
     (r"py:class", r"Per type name"),
 ]

@@ -109,7 +109,7 @@ class GrownContainer:
 
     @property
     def text(self) -> str:
-        """One line: ``app.CACHE (dict): +12,000 items, +18.2 mb``."""
+        """The row as one line, e.g. ``app.CACHE (dict): +12,000 items, +18.2 mb``."""
         name = f"{self.holder} ({self.what})" if self.holder else self.what
         return f"{name}: +{self.items:,} items, +{format_size(self.size_bytes)}"
 
@@ -148,7 +148,7 @@ class Verdict:
     """The layer of memory that grows, in one sentence, with the figures behind it.
 
     Attributes:
-        layer: One of :data:`Layer`; ``""`` when not judged.
+        layer: One of ``Layer``; ``""`` when not judged.
         text: One sentence for the on-call engineer.
         figures: The readings it was judged on.
     """

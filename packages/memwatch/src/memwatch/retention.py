@@ -1,10 +1,10 @@
 """Retention paths: why sampled new objects are still alive, grouped by chain.
 
 The top growing types of a diff are sampled (ids present after, absent
-before); :mod:`memwatch.referrers` finds each sample's chain of referrers to a
-root (:mod:`memwatch.roots`), and samples that follow the same chain are
+before); ``memwatch.referrers`` finds each sample's chain of referrers to a
+root (``memwatch.roots``), and samples that follow the same chain are
 grouped: the top chains, with the share of samples that follow each. Names
-only, never values. Costs and bounds are those of :mod:`memwatch.referrers`.
+only, never values. Costs and bounds are those of ``memwatch.referrers``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ __all__ = ["UNREACHABLE", "RetentionPath", "RootKind", "TypeRetention"]
 __all__ += ["explain_retention", "group_paths", "sample_new_ids"]
 
 
-def group_paths(found: Iterable[Chain], *, top: int = 3) -> tuple[RetentionPath, ...]:
+def group_paths(
+    found: Iterable[tuple[str, RootKind, tuple[str, ...]]], *, top: int = 3
+) -> tuple[RetentionPath, ...]:
     """Group per-sample chains into the ``top`` most followed ones.
 
     Args:

@@ -112,7 +112,7 @@ def _under(filename: str, dirs: tuple[str, ...]) -> bool:
 def default_classifier() -> FrameClassifier:
     """The classifier for this interpreter, computed once.
 
-    Library directories come from :func:`sysconfig.get_paths` and :mod:`site`,
+    Library directories come from ``sysconfig.get_paths()`` and ``site``,
     longest first so that a site-packages inside the standard library's
     directory shortens to the package's own path.
     """

@@ -11,7 +11,7 @@ least ``min_items`` items (one pass over the tracked heap, ``len`` in C); the
 second pass finds the containers that grew most, and for each, sizes the
 newest items it holds (the last ones of a dict, list or deque; any for a set)
 and scales that sample to the items gained. Holders are named by their
-retention chain (:mod:`memwatch.referrers`): ``app._RENDERED_BODIES (dict):
+retention chain (``memwatch.referrers``): ``app._RENDERED_BODIES (dict):
 +12,000 items, +18.2 mb``. Only ids and counts are kept between the passes.
 """
 
