@@ -18,7 +18,7 @@ from strategies import MB, feed_all, leak_findings, linear_leak, to_samples
         ({"resolution": 0}, "resolution must be > 0"),
         ({"warmup": -1}, "warmup must be >= 0"),
         ({"segments": 1, "max_step_share": 1}, "segments must be >= 2"),
-        ({"quick_span": 15, "segments": 5}, "quick_span must hold a slot per segment and two per part"),
+        ({"quick_span": 15, "segments": 5}, "quick_span must hold a slot per segment"),
         ({"parts": 5}, "quick_span must hold a slot per segment and two per part"),
         ({"min_span": 20}, "min_span must be >= quick_span"),
         ({"window": 100}, "window must be >= min_span"),

@@ -30,11 +30,12 @@ import decimal
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import attrs
 
 from memwatch.cgroups import CgroupMemory
+from memwatch.models import LimitSource
 from memwatch.probes import StatmFile
 
 if TYPE_CHECKING:
@@ -51,8 +52,6 @@ __all__ = [
 
 #: The environment variable that sets the limit explicitly.
 LIMIT_ENV = "MEMWATCH_MEMORY_LIMIT"
-
-LimitSource = Literal["cgroup2", "cgroup1", "rlimit", "env", "none"]
 
 #: statm holds seven fields; data (the sixth) is the last one read.
 _STATM_FIELDS = 6

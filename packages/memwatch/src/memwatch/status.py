@@ -9,11 +9,14 @@ count, which :class:`memwatch.process.AllocatedBlocks` caches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
 from memwatch.collector import Collector
 from memwatch.detector import Detector
 from memwatch.errors import ErrorLog
+from memwatch.headroom import Headroom
 from memwatch.models import Status, WatcherInfo
 from memwatch.probes import Probe
 from memwatch.process import AllocatedBlocks, process_info
@@ -34,6 +37,8 @@ class StatusSources:
     errors: ErrorLog
     allocated_blocks: AllocatedBlocks
     sample_interval: float
+    headroom: Headroom
+    clock: Callable[[], float]
     store: object = None
 
 
@@ -65,5 +70,6 @@ def assemble_status(sources: StatusSources) -> Status:
             gc_callbacks=Collector.installed_anywhere(),
             leak_events=sources.reports.leak_events,
         ),
+        memory=sources.headroom.info(sources.clock()),
         store=describe_store(sources.store),
     )
