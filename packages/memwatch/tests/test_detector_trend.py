@@ -22,6 +22,7 @@ from strategies import MB, feed_all, leak_findings, linear_leak, to_samples
         ({"parts": 5}, "quick_span must hold a slot per segment and two per part"),
         ({"min_span": 20}, "min_span must be >= quick_span"),
         ({"window": 100}, "window must be >= min_span"),
+        ({"recent_span": 100}, "recent_span must be >= min_span"),
         ({"quick_growth": 0}, "quick_growth must be > 0"),
         ({"min_rate": -1}, "min_rate must be >= 0"),
         ({"min_growth": 0}, "min_growth must be > 0"),
@@ -191,10 +192,19 @@ def test_trend_growth_must_exceed_the_floor_noise():
     assert fires(loose(quick_span=7, segments=2, noise_margin=0.2), heaps)
 
 
-def test_trend_noise_leaves_the_window_rise_out():
-    """A steep clean ramp is not its own noise: its readings sit on the line, not above it."""
+def test_trend_noise_leaves_a_short_windows_rise_out():
+    """In a window under min_span a steep clean ramp is not its own noise; in a longer one it is."""
     ramp = [100 + 50 * i for i in range(8)]
-    assert fires(loose(quick_span=7, segments=2, noise_margin=10.0), ramp)
+    short = {"quick_span": 7, "segments": 2, "noise_margin": 10.0, "window": 20}
+    assert fires(loose(**short, min_span=20, recent_span=20), ramp)
+    assert fires(loose(**short, min_span=7, recent_span=7), ramp) == []
+
+
+def test_trend_judges_recent_spans():
+    """Strong growth is judged over quick spans under min_span, weaker over recent_span and up."""
+    config = TrendConfig()
+    assert config.spans(1000.0) == [600.0, 300.0, 120.0, 60.0, 30.0]
+    assert config.spans(100.0) == [60.0, 30.0]
 
 
 def test_trend_short_windows_need_more_relative_growth():

@@ -169,7 +169,10 @@ class TrendDetector:
         ):
             return False
         rate = growth / duration
-        if growth < config.noise_margin * _floor_noise(slots, k, rate):
+        # Only strong growth is taken out of its own noise: in a longer window a
+        # sawtooth's rise would be taken out with it, and its scatter is the evidence.
+        rise = rate if duration < config.min_span else 0.0
+        if growth < config.noise_margin * _floor_noise(slots, k, rise):
             return False
         p = config.parts
         return all(

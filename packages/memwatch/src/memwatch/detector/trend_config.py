@@ -40,6 +40,12 @@ class TrendConfig:
             rarely adds that much.
         min_span: The shortest window in which weaker growth is believed, in
             seconds: 150 s, longer than a cache that fills for two minutes.
+        recent_span: The shortest recent window of weaker growth judged on its own
+            (then twice, four times as long ...), in seconds, for a leak that
+            starts long after the process: the whole window would hold a flat past
+            beside it. 300 s: growth that starts on a flat heap must last five
+            minutes unless it is strong, since a cache that starts filling, or a
+            slow sawtooth, looks like a leak for minutes.
         segments: Parts the window is cut into; the floor (lowest reading) of each
             must not fall below the previous one.
         min_rate: Least growth worth reporting, in bytes per hour.
@@ -79,6 +85,7 @@ class TrendConfig:
     quick_span: float = 30.0
     quick_growth: float = 0.8
     min_span: float = 150.0
+    recent_span: float = 300.0
     segments: int = 5
     min_rate: float = 16.0 * _MIB
     min_growth: float = 0.028
@@ -105,6 +112,7 @@ class TrendConfig:
         )
         _require(problems, self.min_span >= self.quick_span, "min_span must be >= quick_span")
         _require(problems, self.window >= self.min_span, "window must be >= min_span")
+        _require(problems, self.recent_span >= self.min_span, "recent_span must be >= min_span")
         _require(problems, self.quick_growth > 0, "quick_growth must be > 0")
         _require(problems, self.min_rate >= 0, "min_rate must be >= 0")
         _require(problems, self.min_growth > 0, "min_growth must be > 0")
@@ -129,15 +137,19 @@ class TrendConfig:
     def spans(self, held: float) -> list[float]:
         """The recent window spans judged besides every slot held, longest first.
 
-        ``quick_span`` and ``min_span`` and their doublings, while shorter than
-        ``held`` seconds: a leak that starts long after the process did shares
-        the whole window with a flat past that hides it (a flat segment, a flat
-        part); the most recent spans hold only the leak.
+        ``quick_span`` and its doublings under ``min_span`` (strong growth only),
+        and ``recent_span`` and its doublings, while shorter than ``held`` seconds:
+        a leak that starts long after the process did shares the whole window
+        with a flat past that hides it (a flat segment, a flat part); the most
+        recent spans hold only the leak.
         """
-        found: set[float] = set()
-        for shortest in (self.quick_span, self.min_span):
-            span = shortest
-            while span < held:
-                found.add(span)
-                span *= 2
+        found: list[float] = []
+        span = self.quick_span
+        while span < min(held, self.min_span):
+            found.append(span)
+            span *= 2
+        span = self.recent_span
+        while span < held:
+            found.append(span)
+            span *= 2
         return sorted(found, reverse=True)
