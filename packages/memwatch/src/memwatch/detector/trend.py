@@ -36,6 +36,9 @@ __all__ = ["TrendDetector"]
 # A slot: the time of its lowest reading, that reading, and how many samples it merged.
 _Slot = tuple[float, int, int]
 
+# A slope needs two points; a last segment of one slot (the shortest windows) has none.
+_SLOPE_POINTS = 2
+
 
 class TrendDetector:
     """Reports a leak when the heap's floor rises steadily across a window.
@@ -66,7 +69,9 @@ class TrendDetector:
       segment;
     * the robust (Theil-Sen) slope of each of ``parts`` consecutive parts of the
       window is at least ``min_part_rate`` of the window's rate: a jump leaves
-      the part before or after it flat, a leak keeps every part rising.
+      the part before or after it flat, a leak keeps every part rising; in a
+      window shorter than ``recent_span`` the last segment's slope too, since a
+      cache that filled for two minutes has stopped rising by then.
 
     Besides every slot held, the most recent spans of :meth:`TrendConfig.spans`
     are judged as windows of their own, so that a leak starting an hour into the
@@ -175,10 +180,15 @@ class TrendDetector:
         if growth < config.noise_margin * _floor_noise(slots, k, rise):
             return False
         p = config.parts
+        parts = [slots[i * n // p : (i + 1) * n // p] for i in range(p)]
+        if duration < config.recent_span:
+            # A cache that fills for two minutes has stopped rising by the end of
+            # a window this short; a leak has not: its last segment rises too.
+            parts.append(slots[(k - 1) * n // k :])
         return all(
-            _theil_sen(_blocks(slots[i * n // p : (i + 1) * n // p], config.part_points))
-            >= config.min_part_rate * rate
-            for i in range(p)
+            len(part) < _SLOPE_POINTS
+            or _theil_sen(_blocks(part, config.part_points)) >= config.min_part_rate * rate
+            for part in parts
         )
 
     def _lengths(self, held: list[_Slot], now: float) -> list[int]:
