@@ -131,7 +131,7 @@ class TrendConfig:
 
     @property
     def least_slots(self) -> int:
-        """The fewest slots a window is judged on: one per segment, two per part."""
+        """How few slots a window may hold and still be judged (one per segment, two per part)."""
         return max(self.segments, 2 * self.parts)
 
     def spans(self, held: float) -> list[float]:
