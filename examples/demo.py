@@ -5,7 +5,7 @@ tracemalloc on, so diffs name lines), drives traffic at its leaking and its
 healthy route, and reads memwatch's HTTP API the way an on-call engineer
 would: the leak event with its rate, then the auto-captured profile's diff
 naming the leaking class and the line that allocates it. It runs the service with
-memwatch's default settings, stops its server and finishes within three minutes.
+memwatch's default settings, stops its server and finishes within four minutes.
 
 Run it with ``python3 -m nox -s demo`` (it installs the packages first), or
 ``python examples/demo.py`` where memwatch and memwatch-flask are installed.
@@ -156,7 +156,7 @@ def print_profile(profile: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout", type=float, default=150.0, help="give up after this long")
+    parser.add_argument("--timeout", type=float, default=240.0, help="give up after this long")
     args = parser.parse_args()
 
     port, token = free_port(), secrets.token_urlsafe(24)
