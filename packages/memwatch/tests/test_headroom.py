@@ -65,13 +65,16 @@ def test_status_projects_the_latest_leak_while_it_stands(tmp_path):
     """seconds_to_limit is the headroom at the leak's rate, and null once the leak is old."""
     watch = headroom(tmp_path, leak_stands=900.0)
     watch.read(0.0)
-    info = watch.info(0.0)
+    info = watch.info()
     assert (info.limit_bytes, info.limit_source, info.used_bytes) == (LIMIT, "env", 100 * MIB)
     assert (info.headroom_bytes, info.seconds_to_limit) == (100 * MIB, None)
     watch.leak_reason(leak(10.0, growth=10 * MIB, duration=10.0))  # 1 MiB/s
-    assert watch.info(10.0).seconds_to_limit == pytest.approx(100.0)
-    assert watch.info(910.0).seconds_to_limit == pytest.approx(100.0)
-    assert watch.info(911.0).seconds_to_limit is None
+    watch.read(10.0)
+    assert watch.info().seconds_to_limit == pytest.approx(100.0)
+    watch.read(910.0)
+    assert watch.info().seconds_to_limit == pytest.approx(100.0)
+    watch.read(911.0)
+    assert watch.info().seconds_to_limit is None
 
 
 @pytest.mark.usefixtures("process")
@@ -152,6 +155,6 @@ def test_reset_forgets_readings_and_leaks(tmp_path):
     watch.read(0.0)
     watch.leak_reason(leak(0.0, growth=10 * MIB, duration=10.0))
     watch.reset()
-    assert watch.info(0.0).limit_bytes is None
+    assert watch.info().limit_bytes is None
     assert watch.leak_rate(0.0) is None
     assert watch.read(0.0).limit_bytes == LIMIT

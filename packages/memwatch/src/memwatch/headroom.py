@@ -6,7 +6,8 @@ rate of the latest leak the detector reported, and answers three questions:
 
 - what the status shows (:meth:`Headroom.info`): the limit, the usage, the
   headroom, and the seconds until the latest leak's rate reaches the limit,
-  while that leak stands (reported within the last ``leak_stands`` seconds);
+  while that leak stands (reported within ``leak_stands`` seconds of the latest
+  reading);
 - how a leak's reason ends (:meth:`Headroom.leak_reason`):
   ``...; limit 512 mb reached in about 9m``;
 - whether to capture now, whatever the detector says (:meth:`Headroom.capture_due`):
@@ -107,9 +108,13 @@ class Headroom:
             return finding.reason
         return f"{finding.reason}; {limit_reason(reading.limit_bytes, seconds)}"
 
-    def info(self, now: float) -> MemoryInfo:
-        """What the status shows under ``memory``."""
+    def info(self) -> MemoryInfo:
+        """What the status shows under ``memory``, as of the latest reading.
+
+        It reads no clock: a status must answer even when the clock fails.
+        """
         reading = self.reading
+        now = self._read_at
         return MemoryInfo(
             limit_bytes=reading.limit_bytes,
             limit_source=reading.limit_source,

@@ -9,8 +9,6 @@ count, which :class:`memwatch.process.AllocatedBlocks` caches.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import attrs
 
 from memwatch.collector import Collector
@@ -38,7 +36,6 @@ class StatusSources:
     allocated_blocks: AllocatedBlocks
     sample_interval: float
     headroom: Headroom
-    clock: Callable[[], float]
     store: object = None
 
 
@@ -70,6 +67,6 @@ def assemble_status(sources: StatusSources) -> Status:
             gc_callbacks=Collector.installed_anywhere(),
             leak_events=sources.reports.leak_events,
         ),
-        memory=sources.headroom.info(sources.clock()),
         store=describe_store(sources.store),
+        memory=sources.headroom.info(),
     )

@@ -165,7 +165,6 @@ class Watcher:
             sample_interval=sample_interval,
             store=self._store,
             headroom=self._headroom,
-            clock=clock,
         )
         self.host = self._link()
         reset_after_fork(self, Watcher._after_fork_in_child)
