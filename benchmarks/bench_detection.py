@@ -15,7 +15,7 @@ scenario, each in its own process and all at the same time:
 
 The status is read every 2 s over HTTP, as an operator would. Default
 detector settings; --sample-interval sets MEMWATCH_SAMPLE_INTERVAL (the
-default 5 s is the watcher's own).
+default 1 s is the watcher's own).
 
 Run: python benchmarks/bench_detection.py [--healthy-minutes 10] [--rates 10240 102400 1048576]
 """
@@ -204,7 +204,7 @@ def main(argv=None):
     for thread in threads:
         thread.join()
 
-    interval = args.sample_interval or 5.0
+    interval = args.sample_interval or 1.0
     table = Table(
         "Leak detection in a live Flask service under load",
         [

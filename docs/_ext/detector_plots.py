@@ -78,18 +78,18 @@ class Scenario:
         return out
 
 
-# Trend mode uses every sample (one per sample_interval, 5 s by default);
+# Trend mode uses every sample (one per sample_interval, 1 s by default);
 # memwatch mode only the samples taken right after a full collection.
 SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("trend", "leak"): Scenario(
-        "A leak of 1 MiB/min on a 40 MiB heap, ±5% noise", 40 * MIB, MIB / 60, 0.05, 5, 1200, 1
+        "A leak of 1 MiB/min on a 40 MiB heap, ±5% noise", 40 * MIB, MIB / 60, 0.05, 1, 1200, 1
     ),
     ("trend", "late"): Scenario(
         "A leak of 1 MiB/min that starts after 20 healthy minutes, 40 MiB heap, ±5% noise",
         40 * MIB,
         MIB / 60,
         0.05,
-        5,
+        1,
         2400,
         1,
         onset=1200,
@@ -99,12 +99,12 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         40 * MIB,
         0,
         0.05,
-        5,
+        1,
         1200,
         1,
         sawtooth=4 * MIB,
         sawtooth_period=150,
-        step_at=300,
+        step_at=330,
         step_size=6 * MIB,
     ),
     ("consecutive", "leak"): Scenario(

@@ -23,10 +23,13 @@ if TYPE_CHECKING:
 
 SAMPLE = 0.25
 DETECTOR = {
-    "sample_interval": SAMPLE,
+    "resolution": SAMPLE,
     "warmup": 0.0,
-    "window": 40,
-    "min_samples": 8,
+    "window": 10.0,
+    "quick_span": 2.0,
+    "min_span": 2.0,
+    "recent_span": 2.0,
+    "confirm": 0.5,
     "segments": 4,
     "min_rate": 1024.0 * 1024,  # 1 MiB/hr: the leak here grows megabytes per second
     "min_growth": 0.05,
@@ -126,5 +129,5 @@ def test_healthy_route_under_the_same_load_is_not_reported(serve, fast_watcher):
     assert status["lastEvent"] == "stats"
     assert status["lastLeak"]["timestamp"] == ""
     # The detector had enough samples to decide: the silence is a verdict, not a lack of data.
-    assert status["watcher"]["samples"] >= DETECTOR["min_samples"]
+    assert status["watcher"]["samples"] >= DETECTOR["quick_span"] / SAMPLE
     assert _leak_profiles(client, "running") == []

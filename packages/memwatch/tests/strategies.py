@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 MB = 1_000_000
 MIB = 1024 * 1024
-INTERVAL = 5.0
+#: Seconds between samples: the watcher's default sample interval.
+INTERVAL = 1.0
 TEN_MINUTES = 600.0
 
 Series = list[Sample]
@@ -81,11 +82,16 @@ def linear_leak(
 
 
 def stationary(
-    seed: int, base: float, noise: float = 0.05, duration: float = TEN_MINUTES
+    seed: int,
+    base: float,
+    noise: float = 0.05,
+    duration: float = TEN_MINUTES,
+    interval: float = INTERVAL,
 ) -> Series:
     """Bounded noise around a constant."""
     rng = random.Random(seed)
-    return to_samples([base + _noisy(rng, base, noise) for _ in _times(duration, INTERVAL)])
+    heaps = [base + _noisy(rng, base, noise) for _ in _times(duration, interval)]
+    return to_samples(heaps, interval)
 
 
 def sawtooth(
@@ -96,6 +102,7 @@ def sawtooth(
     amplitude: float,
     noise: float = 0.05,
     duration: float = TEN_MINUTES,
+    interval: float = INTERVAL,
 ) -> Series:
     """Fill and evict: ``amplitude`` (a share of ``base``) gained each ``period``, then dropped."""
     rng = random.Random(seed)
@@ -103,8 +110,9 @@ def sawtooth(
     return to_samples(
         [
             base + amplitude * base * (((t + phase) % period) / period) + _noisy(rng, base, noise)
-            for t in _times(duration, INTERVAL)
-        ]
+            for t in _times(duration, interval)
+        ],
+        interval,
     )
 
 
@@ -117,6 +125,7 @@ def step(
     ramp: float = 0.0,
     noise: float = 0.05,
     duration: float = TEN_MINUTES,
+    interval: float = INTERVAL,
 ) -> Series:
     """A cache filling once: ``height`` (of ``base``) over ``ramp`` s from ``at``, then flat."""
     rng = random.Random(seed)
@@ -129,8 +138,9 @@ def step(
     return to_samples(
         [
             base + height * base * filled(t) + _noisy(rng, base, noise)
-            for t in _times(duration, INTERVAL)
-        ]
+            for t in _times(duration, interval)
+        ],
+        interval,
     )
 
 
@@ -142,28 +152,33 @@ def churn(
     burst_chance: float = 0.1,
     burst: float = 0.2,
     duration: float = TEN_MINUTES,
+    interval: float = INTERVAL,
 ) -> Series:
     """Allocation churn: noise plus requests that briefly hold up to ``burst`` of the base."""
     rng = random.Random(seed)
     heaps = []
-    for _ in _times(duration, INTERVAL):
+    for _ in _times(duration, interval):
         spike = rng.uniform(0, burst) * base if rng.random() < burst_chance else 0.0
         heaps.append(base + spike + _noisy(rng, base, noise))
-    return to_samples(heaps)
+    return to_samples(heaps, interval)
 
 
 # The stable families with their parameter ranges, shared by the benchmark and the tests.
 # Sawtooth cycles are 10-60 s; a cache fill of 5-60% of the heap completes within 10 s
 # (two samples), at any time ("step") or in the first 200 s ("early step"), where the
 # trend detector's window is still short and its floors least certain.
-def random_stable(kind: str, rng: random.Random) -> Series:
+def random_stable(kind: str, rng: random.Random, interval: float = INTERVAL) -> Series:
     """One stable series of family ``kind`` with parameters drawn from ``rng``."""
     seed = rng.getrandbits(32)
     base = rng.uniform(30, 300) * MB
     makers: dict[str, Callable[[], Series]] = {
-        "stationary": lambda: stationary(seed, base),
+        "stationary": lambda: stationary(seed, base, interval=interval),
         "sawtooth": lambda: sawtooth(
-            seed, base, period=rng.uniform(10, 60), amplitude=rng.uniform(0.02, 0.25)
+            seed,
+            base,
+            period=rng.uniform(10, 60),
+            amplitude=rng.uniform(0.02, 0.25),
+            interval=interval,
         ),
         "step": lambda: step(
             seed,
@@ -171,6 +186,7 @@ def random_stable(kind: str, rng: random.Random) -> Series:
             at=rng.uniform(0, TEN_MINUTES),
             height=rng.uniform(0.05, 0.6),
             ramp=rng.uniform(0, 10),
+            interval=interval,
         ),
         "early step": lambda: step(
             seed,
@@ -178,8 +194,9 @@ def random_stable(kind: str, rng: random.Random) -> Series:
             at=rng.uniform(0, 200),
             height=rng.uniform(0.05, 0.6),
             ramp=rng.uniform(0, 10),
+            interval=interval,
         ),
-        "churn": lambda: churn(seed, base),
+        "churn": lambda: churn(seed, base, interval=interval),
     }
     return makers[kind]()
 
@@ -188,6 +205,8 @@ STABLE_KINDS = ("stationary", "sawtooth", "step", "early step", "churn")
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 bases = st.floats(min_value=30 * MB, max_value=300 * MB)
+#: Sample intervals the detector must judge alike: its time constants are seconds.
+intervals = st.sampled_from([1.0, 2.0, 5.0])
 
 
 def leaks(min_rate: float, max_rate: float = 1 * MB) -> st.SearchStrategy[Series]:
@@ -197,6 +216,20 @@ def leaks(min_rate: float, max_rate: float = 1 * MB) -> st.SearchStrategy[Series
         seed=seeds,
         base=st.floats(min_value=30 * MB, max_value=60 * MB),
         rate=st.floats(min_value=min_rate, max_value=max_rate),
+        interval=intervals,
+    )
+
+
+def strong_leaks(min_share: float, duration: float) -> st.SearchStrategy[Series]:
+    """Growth of at least ``min_share`` of a 25-300 MB heap per second, ±5% noise, from start."""
+    return st.builds(
+        lambda seed, base, share, interval: linear_leak(
+            seed, base, rate=share * base, duration=duration, interval=interval
+        ),
+        seeds,
+        st.floats(min_value=25 * MB, max_value=300 * MB),
+        st.floats(min_value=min_share, max_value=10 * min_share),
+        intervals,
     )
 
 
@@ -205,15 +238,19 @@ LATE_LEAK_HORIZON = 600.0
 
 
 def late_leaks(min_rate: float, max_rate: float = 1 * MB) -> st.SearchStrategy[Series]:
-    """Like :func:`leaks`, but the heap stays flat for 15 minutes to 2 hours first."""
-    return st.integers(min_value=180, max_value=1440).flatmap(
-        lambda onset_slots: st.builds(
+    """Like :func:`leaks`, but the heap stays flat for 15 minutes to 2 hours first.
+
+    Sampled every 2 or 5 s: two hours at 1 s would make each example slow.
+    """
+    return st.integers(min_value=900, max_value=7200).flatmap(
+        lambda onset: st.builds(
             linear_leak,
             seed=seeds,
             base=st.floats(min_value=30 * MB, max_value=60 * MB),
             rate=st.floats(min_value=min_rate, max_value=max_rate),
-            onset=st.just(onset_slots * INTERVAL),
-            duration=st.just(onset_slots * INTERVAL + LATE_LEAK_HORIZON),
+            onset=st.just(float(onset)),
+            duration=st.just(onset + LATE_LEAK_HORIZON),
+            interval=st.sampled_from([2.0, 5.0]),
         )
     )
 
@@ -221,9 +258,12 @@ def late_leaks(min_rate: float, max_rate: float = 1 * MB) -> st.SearchStrategy[S
 def stationary_series() -> st.SearchStrategy[Series]:
     """Any noise within ±5% around a constant, values chosen by Hypothesis itself (adversarial)."""
     return st.builds(
-        lambda base, offsets: to_samples([base * (1 + offset) for offset in offsets]),
+        lambda base, offsets, interval: to_samples(
+            [base * (1 + offset) for offset in offsets], interval
+        ),
         bases,
-        st.lists(st.floats(min_value=-0.05, max_value=0.05), min_size=1, max_size=121),
+        st.lists(st.floats(min_value=-0.05, max_value=0.05), min_size=1, max_size=301),
+        intervals,
     )
 
 
@@ -235,11 +275,12 @@ def sawtooth_series() -> st.SearchStrategy[Series]:
         base=bases,
         period=st.floats(min_value=10, max_value=60),
         amplitude=st.floats(min_value=0.0, max_value=0.25),
+        interval=intervals,
     )
 
 
-def step_series(noise: float = 0.05) -> st.SearchStrategy[Series]:
-    """One jump of 5-60% of the base, within 10 s, at any time, then flat, with ``±noise``."""
+def step_series(noise: float = 0.05, max_ramp: float = 10.0) -> st.SearchStrategy[Series]:
+    """One fill of 5-60% of the base over up to ``max_ramp`` s, at any time, then flat."""
     return st.builds(
         step,
         seed=seeds,
@@ -247,7 +288,8 @@ def step_series(noise: float = 0.05) -> st.SearchStrategy[Series]:
         base=bases,
         at=st.floats(min_value=0, max_value=TEN_MINUTES),
         height=st.floats(min_value=0.05, max_value=0.6),
-        ramp=st.floats(min_value=0, max_value=10),
+        ramp=st.floats(min_value=0, max_value=max_ramp),
+        interval=intervals,
     )
 
 

@@ -254,3 +254,38 @@ def test_captures_never_overlap_and_starts_respect_the_cooldown(script):
             assert clock.now < capture.ends_at
     assert all(b - a >= 50.0 for a, b in itertools.pairwise(starts))
     assert errors.seen == []
+
+
+def test_a_limit_trigger_ends_a_running_leak_capture_at_once():
+    """Near the limit a leak capture is ended now, so its profile is complete before a kill."""
+    capture, profiler, clock, errors = make(cooldown=0.0)
+    capture.trigger("leak", seconds=60.0)
+    clock.now += 5.0
+    capture.trigger("limit", seconds=3.0)
+    assert states(profiler) == [("leak", "complete")]
+    assert capture.running is None
+    assert errors.seen == []
+
+
+def test_a_limit_trigger_leaves_a_running_limit_capture_to_its_time():
+    """Limit triggers on every poll do not end the limit capture they started: it runs its time."""
+    capture, profiler, clock, errors = make(cooldown=0.0)
+    capture.trigger("limit", seconds=3.0)
+    for _ in range(2):
+        clock.now += 1.0
+        capture.trigger("limit", seconds=3.0)
+        capture.tick()
+    assert states(profiler) == [("limit", "running")]
+    clock.now += 1.0
+    capture.tick()
+    assert states(profiler) == [("limit", "complete")]
+    assert errors.seen == []
+
+
+def test_a_leak_trigger_ends_a_running_limit_capture():
+    """A leak reported during a limit capture closes it, as any next trigger does."""
+    capture, profiler, clock, _ = make(cooldown=0.0)
+    capture.trigger("limit", seconds=30.0)
+    clock.now += 2.0
+    capture.trigger("leak", seconds=60.0)
+    assert states(profiler) == [("limit", "complete")]

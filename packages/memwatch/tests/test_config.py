@@ -20,6 +20,8 @@ from memwatch.watcher import Watcher
         ("MEMWATCH_TRACE_CAPTURES", "0", "trace_captures", False),
         ("MEMWATCH_MAX_DETAILS", "12", "max_details", 12),
         ("MEMWATCH_CENSUS_TIME_BUDGET", "3", "census_time_budget", 3.0),
+        ("MEMWATCH_MEMORY_LIMIT", "512MiB", "memory_limit", 512 * 1024 * 1024),
+        ("MEMWATCH_LIMIT_CAPTURE_RATIO", "0.8", "limit_capture_ratio", 0.8),
     ],
 )
 def test_each_variable_sets_its_watcher_argument(name, raw, option, value):
@@ -40,6 +42,8 @@ def test_every_variable_is_tested_here():
         "MEMWATCH_TRACE_CAPTURES",
         "MEMWATCH_MAX_DETAILS",
         "MEMWATCH_CENSUS_TIME_BUDGET",
+        "MEMWATCH_MEMORY_LIMIT",
+        "MEMWATCH_LIMIT_CAPTURE_RATIO",
     }
 
 
@@ -61,6 +65,8 @@ def test_the_process_environment_is_read_by_default(monkeypatch):
         ("MEMWATCH_CAPTURE_SECONDS", "1m", "not a valid float"),
         ("MEMWATCH_AUTO_CAPTURE", "maybe", r"not a valid flag \(1/0, true/false\)"),
         ("MEMWATCH_MAX_DETAILS", "1.5", "not a valid int"),
+        ("MEMWATCH_MEMORY_LIMIT", "lots", r"not a valid size \(bytes, or a number with a unit"),
+        ("MEMWATCH_LIMIT_CAPTURE_RATIO", "most", "not a valid float"),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value, message):
@@ -95,3 +101,9 @@ def test_from_env_builds_a_watcher_and_overrides_win():
     assert watcher.capture_cooldown == 9.0
     assert watcher.status().watcher.mode == "memwatch"
     assert watcher.status().watcher.probe == "rss"
+
+
+def test_an_out_of_range_capture_ratio_is_refused():
+    """MEMWATCH_LIMIT_CAPTURE_RATIO outside (0, 1] stops the watcher from being built."""
+    with pytest.raises(ValueError, match="limit_capture_ratio must be in"):
+        Watcher.from_env({"MEMWATCH_LIMIT_CAPTURE_RATIO": "1.5"})

@@ -48,7 +48,7 @@ def test_make_detector_unknown_option_lists_options():
 
 def test_make_detector_bad_value_is_value_error():
     """An out-of-range option value given to make_detector is a ValueError."""
-    with pytest.raises(ValueError, match="window must be >= min_samples"):
+    with pytest.raises(ValueError, match="window must be >= min_span"):
         make_detector("trend", window=3)
 
 

@@ -28,6 +28,7 @@ from strategies import (
     sawtooth_series,
     stationary_series,
     step_series,
+    strong_leaks,
 )
 
 UNITS = {"mb": 1024 * 1024, "kb": 1024, "bytes": 1}
@@ -85,9 +86,22 @@ def test_trend_finds_linear_growth_within_the_window(samples):
     """Growth of 1 MiB/min or more (above min_rate) with ±5% noise fires within warm-up + window."""
     config = TrendConfig()
     assert config.min_rate <= MIB / 60 * 3600
-    horizon = config.warmup + config.window * config.sample_interval
+    horizon = config.warmup + config.window
     found = leak_times(TrendDetector(config), [s for s in samples if s.time <= horizon])
     assert found, "no leak reported"
+
+
+STRONG_HORIZON = 90.0
+"""Seconds within which strong growth is reported: warm-up + 2 quick spans + confirm + 2 slots."""
+
+
+@given(samples=strong_leaks(min_share=1 / 30, duration=STRONG_HORIZON))
+def test_trend_believes_strong_growth_quickly(samples):
+    """A heap growing by a thirtieth of itself a second or more (±5% noise) fires within 90 s."""
+    config = TrendConfig()
+    bound = config.warmup + 2 * config.quick_span + config.confirm + 2 * config.resolution
+    assert bound == STRONG_HORIZON
+    assert leak_times(TrendDetector(config), samples), "no leak reported"
 
 
 @given(samples=late_leaks(min_rate=MIB / 60))
@@ -117,6 +131,12 @@ def test_trend_never_fires_on_a_step(samples):
     assert leak_times(make_detector(), samples) == []
 
 
+@given(samples=step_series(noise=0.01, max_ramp=120.0))
+def test_trend_never_fires_on_a_two_minute_fill(samples):
+    """A cache filling 5-60% of the heap over up to two minutes, at any time, never fires."""
+    assert leak_times(make_detector(), samples) == []
+
+
 class DetectorMachine(RuleBasedStateMachine):
     """Feeds arbitrary samples to either mode and checks the invariants after every step."""
 
@@ -137,7 +157,14 @@ class DetectorMachine(RuleBasedStateMachine):
             config = ConsecutiveGrowthConfig(consecutive_growth=3 if small else 5)
             self.detector = ConsecutiveGrowthDetector(config)
         else:
-            options = {"warmup": 10.0, "min_samples": 6, "segments": 3, "max_step_share": 0.6}
+            options = {
+                "warmup": 10.0,
+                "quick_span": 15.0,
+                "min_span": 30.0,
+                "window": 60.0,
+                "segments": 3,
+                "max_step_share": 0.6,
+            }
             self.detector = TrendDetector(TrendConfig(**options) if small else TrendConfig())
 
     @rule(

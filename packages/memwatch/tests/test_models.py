@@ -120,6 +120,16 @@ store_infos = st.builds(
     shared=st.booleans(),
     fallback=st.text(),
 )
+optional_counts = st.none() | counts
+memory_infos = st.builds(
+    models.MemoryInfo,
+    limit_bytes=st.none() | st.integers(min_value=1, max_value=2**62),
+    limit_source=st.sampled_from(["cgroup2", "cgroup1", "rlimit", "env", "none"]),
+    used_bytes=optional_counts,
+    headroom_bytes=optional_counts,
+    seconds_to_limit=st.none() | durations,
+    oom_kills=optional_counts,
+)
 event_kinds = st.sampled_from(["", "stats", "leak", "diff"])
 statuses = st.builds(
     models.Status,
@@ -130,12 +140,13 @@ statuses = st.builds(
     process=st.none() | process_infos,
     watcher=watcher_infos,
     store=store_infos,
+    memory=memory_infos,
 )
 profiles = st.builds(
     models.Profile,
     id=profile_ids,
     state=st.sampled_from(["running", "complete", "failed"]),
-    trigger=st.sampled_from(["manual", "leak"]),
+    trigger=st.sampled_from(["manual", "leak", "limit"]),
     started=timestamps,
     ended=timestamps,
     last_event=event_kinds,
@@ -175,6 +186,7 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     models.HeapDiffReport: heap_diffs,
     models.ProcessInfo: process_infos,
     models.WatcherInfo: watcher_infos,
+    models.MemoryInfo: memory_infos,
     models.Status: statuses,
     models.Profile: profiles,
     models.StoreInfo: store_infos,

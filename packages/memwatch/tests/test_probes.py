@@ -105,10 +105,33 @@ def test_make_probe_builds_mallinfo2():
     assert probe.read() > 0
 
 
+@needs_proc
 @pytest.mark.usefixtures("tracing")
-def test_auto_prefers_tracemalloc_while_tracing():
-    """While tracemalloc traces, 'auto' chooses it: it is exact for every Python allocation."""
-    assert make_probe().name == "tracemalloc"
+def test_auto_keeps_process_memory_while_tracing(monkeypatch):
+    """While tracemalloc traces, 'auto' still measures process memory, which native leaks raise."""
+    monkeypatch.delenv("PYTHONMALLOC", raising=False)
+    assert make_probe().name == "rss"
+
+
+@needs_proc
+@pytest.mark.usefixtures("tracing")
+def test_auto_probe_sees_a_native_leak_tracemalloc_misses():
+    """A buffer from plain malloc (ctypes) raises the 'auto' probe's reading, not traced bytes."""
+    ctypes = pytest.importorskip("ctypes")
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    auto, traced = make_probe(), make_probe("tracemalloc")
+    auto_before, traced_before = auto.read(), traced.read()
+    size = 40 * MB
+    block = libc.malloc(size)
+    try:
+        ctypes.memset(block, 0xAB, size)
+        assert auto.read() - auto_before >= size * 0.9
+        assert traced.read() - traced_before < MB
+    finally:
+        libc.free(block)
 
 
 @needs_proc
@@ -359,14 +382,15 @@ def test_mallinfo2_unavailable_without_the_symbol(monkeypatch):
 def test_rss_probe_reopens_when_the_pid_changed():
     """A probe whose descriptor was opened by another pid reopens statm and closes the stale one."""
     probe = RssProbe()
-    stale = probe._handle
+    statm = probe._statm
+    stale = statm._handle
     stale_fd = stale.fd
     stale.pid = -1  # as if opened in the parent before a fork
     first = probe.read()
-    assert probe._handle is not stale
-    assert probe._handle.pid == os.getpid()
+    assert statm._handle is not stale
+    assert statm._handle.pid == os.getpid()
     assert stale.fd == -1
-    assert probe._handle.fd != stale_fd  # opened before the stale one was closed
+    assert statm._handle.fd != stale_fd  # opened before the stale one was closed
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(stale_fd)
     assert abs(probe.read() - first) < 8 * MB

@@ -66,6 +66,14 @@ SEED_STATUS: dict[str, Any] = {
         "leak_events": 0,
     },
     "store": {"kind": "memory", "shared": False, "fallback": ""},
+    "memory": {
+        "limit_bytes": 536870912,
+        "limit_source": "cgroup2",
+        "used_bytes": 104857600,
+        "headroom_bytes": 432013312,
+        "seconds_to_limit": 540.0,
+        "oom_kills": 0,
+    },
 }
 SEED_KEYS = {
     "": ["lastEvent", "lastGC", "lastLeak", "lastDiff"],
@@ -279,3 +287,13 @@ def test_generate_check_reports_a_hand_edited_file_and_writing_repairs_it(
     assert generate.main(["--output", str(tmp_path)]) == 0
     assert generate.main(["--check", "--output", str(tmp_path)]) == 0
     assert json.loads(edited.read_text("utf-8")) == load_schema("status")
+
+
+def test_memory_without_a_limit_is_null_where_unknown() -> None:
+    """A memory without limit, usage or projection (nulls) is valid; an unknown source is not."""
+    unknown = dict.fromkeys(
+        ["limit_bytes", "used_bytes", "headroom_bytes", "seconds_to_limit", "oom_kills"]
+    )
+    assert_valid("status", {**SEED_STATUS, "memory": {**unknown, "limit_source": "none"}})
+    wrong = {**SEED_STATUS, "memory": {**unknown, "limit_source": "kubernetes"}}
+    assert not validator("status").is_valid(wrong)

@@ -421,11 +421,13 @@ def test_stop_from_another_thread_while_polling_does_not_deadlock():
     assert sys.getrefcount(watcher) > 1
 
 
-def test_the_trend_detector_samples_at_the_watcher_interval():
-    """The trend detector's slot is the watcher's sample interval unless set explicitly."""
-    assert Watcher(sample_interval=2.0)._detector.config.sample_interval == 2.0  # type: ignore[attr-defined]
-    explicit = Watcher(sample_interval=2.0, detector_options={"sample_interval": 4.0})
-    assert explicit._detector.config.sample_interval == 4.0  # type: ignore[attr-defined]
+def test_the_trend_detector_does_not_follow_the_sample_interval():
+    """The trend detector's time constants are its own seconds, whatever the sample interval."""
+    assert Watcher().sample_interval == 1.0
+    fast, slow = Watcher(sample_interval=1.0), Watcher(sample_interval=5.0)
+    assert fast._detector.config == slow._detector.config  # type: ignore[attr-defined]
+    explicit = Watcher(detector_options={"resolution": 2.0})
+    assert explicit._detector.config.resolution == 2.0  # type: ignore[attr-defined]
 
 
 class FailingStore(MemoryProfileStore):

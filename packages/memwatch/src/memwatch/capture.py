@@ -1,10 +1,16 @@
 """The auto-capture policy: when memwatch takes a profile without being asked, and for how long.
 
-A *trigger* (today ``"leak"``: the detector reported one) starts a capture: a
-baseline census now, and the closing census once the capture's time is up
-(:meth:`AutoCapture.tick`) or at the next trigger, whichever comes first: the
-next trigger has seen the growth the capture is for. What fires a trigger and
-how long its capture runs are the caller's inputs; the policy decides the rest:
+A *trigger* starts a capture: a baseline census now, and the closing census
+once the capture's time is up (:meth:`AutoCapture.tick`) or at the next trigger,
+whichever comes first: the next trigger has seen the growth the capture is for.
+Two triggers exist: ``"leak"`` (the detector reported one) and ``"limit"``
+(memory neared its limit, whatever the detector says; see
+:class:`memwatch.headroom.Headroom`). A ``"limit"`` trigger ends a running leak
+capture at once, so that its profile is complete before the process is killed,
+but leaves a running limit capture alone: its length was cut to end before the
+limit, and the trigger fires on every poll while memory stays near it. What
+fires a trigger and how long its capture runs are the caller's inputs; the
+policy decides the rest:
 
 - one capture at a time, and at most one started per ``cooldown`` seconds, so a
   leaking service is not censused continuously;
@@ -57,6 +63,7 @@ class AutoCapture:
         self._clock = clock
         self._lock = threading.Lock()
         self._id: str | None = None
+        self._trigger: ProfileTrigger | None = None
         self._ends_at: float | None = None
         self._last_start: float | None = None
 
@@ -80,7 +87,8 @@ class AutoCapture:
         try:
             now = self._clock()
             if self._id is not None:
-                self._end(self._id)
+                if not (trigger == "limit" and self._trigger == "limit"):
+                    self._end(self._id)
                 return
             last = self._last_start
             if last is not None and now - last < self.cooldown:
@@ -91,7 +99,7 @@ class AutoCapture:
             except CensusBusyError:
                 self._last_start = last  # no census ran: the next trigger tries again
                 raise
-            self._id, self._ends_at = profile.id, now + seconds
+            self._id, self._trigger, self._ends_at = profile.id, trigger, now + seconds
         except CensusBusyError:
             pass  # another census holds the heap's attention; the next trigger or tick retries
         except Exception as exc:  # noqa: BLE001 - a capture must never fail its caller
@@ -122,6 +130,7 @@ class AutoCapture:
         """Forget the running capture and the cooldown (a forked child starts with neither)."""
         self._lock = threading.Lock()
         self._id = None
+        self._trigger = None
         self._ends_at = None
         self._last_start = None
 
@@ -140,4 +149,4 @@ class AutoCapture:
         if any(p.id == profile_id for p in self._profiler.running()):
             # A closing census that fails is the profiler's to report (its on_error).
             self._profiler.end(profile_id)
-        self._id, self._ends_at = None, None
+        self._id, self._trigger, self._ends_at = None, None, None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from memwatch.limits import parse_size
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -35,6 +37,7 @@ _KINDS: dict[Callable[[str], Any], str] = {
     _text: "text",
     float: "float",
     int: "int",
+    parse_size: "size (bytes, or a number with a unit: 512MiB, 1.5GB, 2Gi)",
 }
 
 _OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
@@ -47,6 +50,8 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MEMWATCH_TRACE_CAPTURES": ("trace_captures", _flag),
     "MEMWATCH_MAX_DETAILS": ("max_details", int),
     "MEMWATCH_CENSUS_TIME_BUDGET": ("census_time_budget", float),
+    "MEMWATCH_MEMORY_LIMIT": ("memory_limit", parse_size),
+    "MEMWATCH_LIMIT_CAPTURE_RATIO": ("limit_capture_ratio", float),
 }
 
 ENV_VARIABLES: dict[str, str] = {name: option for name, (option, _) in _OPTIONS.items()}

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["format_duration", "format_rate", "format_size", "format_timestamp", "parse_timestamp"]
+__all__ = [
+    "format_duration",
+    "format_eta",
+    "format_rate",
+    "format_size",
+    "format_timestamp",
+    "parse_timestamp",
+]
 
 _KIB = 1024
 _MIB = 1024 * 1024
+_MINUTE = 60
+_HOUR = 3600
+_MINUTES_PER_HOUR = 60
+_HOURS_PER_DAY = 24
 
 
 def _two_decimals(value: float) -> str:
@@ -48,6 +59,26 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m {secs}s"
     return f"{secs}s"
+
+
+def format_eta(seconds: float) -> str:
+    """Format a projected duration coarsely: ``"45s"``, ``"9m"``, ``"2h 5m"``, ``"3d 4h"``.
+
+    A projection is an estimate, so it is printed to the unit that matters:
+    seconds under a minute, minutes under an hour, hours and minutes under a
+    day, days and hours beyond. Negative durations are clamped to zero.
+    """
+    total = max(0, round(seconds))
+    if total < _MINUTE:
+        return f"{total}s"
+    minutes = round(total / _MINUTE)
+    if minutes < _MINUTES_PER_HOUR:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, _MINUTES_PER_HOUR)
+    if hours < _HOURS_PER_DAY:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(round(total / _HOUR), _HOURS_PER_DAY)
+    return f"{days}d {hours}h" if hours else f"{days}d"
 
 
 def format_timestamp(moment: dt.datetime | None) -> str:

@@ -37,6 +37,8 @@ __all__ = [
     "HeapDiffReport",
     "HeapSummary",
     "LeakReport",
+    "LimitSource",
+    "MemoryInfo",
     "Message",
     "Problem",
     "ProcessInfo",
@@ -54,7 +56,8 @@ __all__ = [
 
 EventKind = Literal["", "stats", "leak", "diff"]
 ProfileState = Literal["running", "complete", "failed"]
-ProfileTrigger = Literal["manual", "leak"]
+ProfileTrigger = Literal["manual", "leak", "limit"]
+LimitSource = Literal["cgroup2", "cgroup1", "rlimit", "env", "none"]
 
 
 @attrs.frozen(field_transformer=encodable_strings)
@@ -278,6 +281,30 @@ class StoreInfo:
 
 
 @attrs.frozen(field_transformer=encodable_strings)
+class MemoryInfo:
+    """The memory limit this process is held to, and how near it is; ``None`` where unknown.
+
+    Attributes:
+        limit_bytes: The effective limit: the one with the least headroom of the
+            cgroup's, the rlimits, and ``MEMWATCH_MEMORY_LIMIT`` (which wins).
+        limit_source: ``"cgroup2"``, ``"cgroup1"``, ``"rlimit"``, ``"env"`` or ``"none"``.
+        used_bytes: What the limit counts: the cgroup's usage, the address space or
+            data segment (rlimits), the resident set (``env``, and without a limit).
+        headroom_bytes: ``limit_bytes - used_bytes``, at least 0.
+        seconds_to_limit: When the latest leak's rate reaches the limit, while that
+            leak stands (reported within the detector's window).
+        oom_kills: Processes the kernel's OOM killer ended in this cgroup.
+    """
+
+    limit_bytes: int | None = None
+    limit_source: LimitSource = "none"
+    used_bytes: int | None = None
+    headroom_bytes: int | None = None
+    seconds_to_limit: float | None = None
+    oom_kills: int | None = None
+
+
+@attrs.frozen(field_transformer=encodable_strings)
 class Status:
     """``GET /ah/memoryProfile/status``: the contract's four keys plus who answered."""
 
@@ -288,6 +315,7 @@ class Status:
     process: ProcessInfo | None = None
     watcher: WatcherInfo = attrs.Factory(WatcherInfo)
     store: StoreInfo = attrs.Factory(StoreInfo)
+    memory: MemoryInfo = attrs.Factory(MemoryInfo)
 
 
 @attrs.frozen(field_transformer=encodable_strings)
@@ -297,7 +325,8 @@ class Profile:
     Attributes:
         id: Short, URL-safe, unique; never ``"status"``.
         state: ``running``, ``complete`` or ``failed``.
-        trigger: ``manual`` (started over HTTP or in code) or ``leak`` (auto-captured).
+        trigger: ``manual`` (started over HTTP or in code), ``leak`` (auto-captured on
+            a leak) or ``limit`` (auto-captured as memory neared its limit).
         started: When the baseline census was taken.
         ended: When the second census was taken (``None`` while running).
         pid: The process whose heap this profile describes.

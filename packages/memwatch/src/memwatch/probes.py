@@ -1,24 +1,28 @@
 """Heap probes: one cheap reading of "how many bytes does the heap hold now".
 
 The collector reads a probe inside the gc callback, so a probe must be cheap,
-must not grow with the heap, and must never block. Three ship here:
+must not grow with the heap, and must never block. Four ship here:
 
-- :class:`TracemallocProbe`: the bytes tracemalloc traces. Exact for Python
-  allocations of every size, but only while ``tracemalloc`` is tracing (which
-  slows allocation down several times, so services rarely run with it).
 - :class:`RssProbe`: the process's anonymous resident memory from
   ``/proc/self/statm``. It sees pymalloc's arenas (where almost every Python
-  object lives) as well as malloc's heap, costs a ``pread`` at any heap size,
-  and ignores file-backed pages (code, shared libraries) that grow when a
-  module is imported. It lags a release when malloc cannot give memory back.
-- :class:`PeakRssProbe`: the peak resident set size from ``getrusage``, the
-  portable last resort (macOS, the BSDs). A peak never falls, so it cannot
-  show memory given back, but a leak raises it steadily and a stable heap
-  leaves it flat, which is what the detector needs.
+  object lives) as well as malloc's heap and every C extension's allocations,
+  costs a ``pread`` at any heap size, and ignores file-backed pages (code,
+  shared libraries) that grow when a module is imported. It lags a release
+  when malloc cannot give memory back.
 - :class:`Mallinfo2Probe`: glibc's in-use bytes. Exact for malloc, but blind to
   pymalloc's arenas, which CPython maps directly: a leak of small objects
   (under 512 bytes: instances, small dicts, tuples, short strings) shows as
   a few percent of its size. Exact when pymalloc is off (``PYTHONMALLOC=malloc``).
+- :class:`PeakRssProbe`: the peak resident set size from ``getrusage``, the
+  portable last resort (macOS, the BSDs). A peak never falls, so it cannot
+  show memory given back, but a leak raises it steadily and a stable heap
+  leaves it flat, which is what the detector needs.
+- :class:`TracemallocProbe`: the bytes tracemalloc traces, only when asked for
+  by name. Exact for Python allocations, but blind to plain ``malloc`` (an
+  lxml leak of 465 KB/s of RSS read as 3.5 KB/s of traced bytes and was never
+  reported), so ``"auto"`` never picks it: process memory stays the leak
+  signal even in a process started with ``PYTHONTRACEMALLOC=1``, and
+  tracemalloc serves what it is good at, naming allocation sites in a diff.
 
 :func:`make_probe` picks one; ``"auto"`` prefers them in that order (see its
 docstring and benchmarks/bench_probes.py for the measurements behind it).
@@ -45,6 +49,7 @@ __all__ = [
     "Probe",
     "ProbeUnavailableError",
     "RssProbe",
+    "StatmFile",
     "TracemallocProbe",
     "make_probe",
 ]
@@ -115,8 +120,8 @@ class TracemallocProbe:
 class _StatmHandle:
     """A descriptor on one process's statm, and the pid it belongs to.
 
-    Kept apart from :class:`RssProbe` so that a finalizer can close the current
-    descriptor without holding the probe alive.
+    Kept apart from :class:`StatmFile` so that a finalizer can close the current
+    descriptor without holding the reader alive.
     """
 
     __slots__ = ("fd", "pid")
@@ -126,9 +131,59 @@ class _StatmHandle:
         self.pid = os.getpid()
 
     def close(self) -> None:
-        # Called once per handle: by its finalizer, or by RssProbe._reopen after detaching it.
+        # Called once per handle: by its finalizer, or by StatmFile._reopen after detaching it.
         fd, self.fd = self.fd, -1
         os.close(fd)
+
+
+class StatmFile:
+    """This process's ``/proc/self/statm``, read through a descriptor kept open.
+
+    ``/proc/self`` resolves when the file is opened, so a descriptor inherited
+    by a forked child still reads the parent's statm. The reader remembers the
+    pid it opened the file in and reopens it on the first read in another
+    process, whichever way the fork happened. (If two threads of a child race on
+    that first read, one extra descriptor may be left open; the reading is right.)
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        """Open the file once.
+
+        Args:
+            path: The statm file, ``/proc/self/statm`` by default.
+
+        Raises:
+            OSError: the file cannot be opened.
+        """
+        self.path = _STATM_PATH if path is None else path
+        self.page_size = os.sysconf("SC_PAGE_SIZE")
+        self._handle = _StatmHandle(self.path)
+        self._finalizer = weakref.finalize(self, self._handle.close)
+
+    def pages(self) -> list[int]:
+        """Return statm's fields, in pages: size, resident, shared, text, lib, data, dt.
+
+        Raises:
+            OSError: the descriptor was closed or cannot be read.
+            ValueError: the file does not hold numbers.
+        """
+        handle = self._handle
+        if handle.pid != os.getpid():
+            handle = self._reopen()
+        return [int(field) for field in os.pread(handle.fd, 128, 0).split()]
+
+    def _reopen(self) -> _StatmHandle:
+        old = self._handle
+        new = _StatmHandle(self.path)
+        self._handle = new
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, new.close)
+        old.close()
+        return new
+
+    def close(self) -> None:
+        """Close the descriptor; later reads raise :class:`OSError`."""
+        self._finalizer()
 
 
 class RssProbe:
@@ -139,13 +194,8 @@ class RssProbe:
     thread stacks. File-backed pages (the interpreter's code, shared libraries,
     memory-mapped files) are left out, since they grow when a module is imported
     and shrink under memory pressure without any leak. ``total=True`` reports the
-    whole resident set, as ``ps`` shows it.
-
-    ``/proc/self`` resolves when the file is opened, so a descriptor inherited
-    by a forked child still reads the parent's statm. The probe remembers the
-    pid it opened the file in and reopens it on the first read in another
-    process, whichever way the fork happened. (If two threads of a child race on
-    that first read, one extra descriptor may be left open; the reading is right.)
+    whole resident set, as ``ps`` shows it. A forked child reads its own statm
+    (see :class:`StatmFile`).
 
     Where ``/proc`` is missing (macOS, Windows, some containers) construction
     raises :class:`ProbeUnavailableError`: ``resource.getrusage``'s maxrss is a
@@ -166,13 +216,10 @@ class RssProbe:
         """
         self.total = total
         path = _STATM_PATH if path is None else path
-        self._path = path
         try:
-            self._page_size = os.sysconf("SC_PAGE_SIZE")
-            self._handle = _StatmHandle(path)
+            self._statm = StatmFile(path)
         except (OSError, ValueError, AttributeError) as exc:
             raise ProbeUnavailableError(f"cannot read {path}: {exc}") from exc
-        self._finalizer = weakref.finalize(self, self._handle.close)
         try:
             self.read()
         except (OSError, ValueError, IndexError) as exc:
@@ -181,25 +228,13 @@ class RssProbe:
 
     def read(self) -> int:
         """Return this process's resident bytes (anonymous unless ``total``)."""
-        handle = self._handle
-        if handle.pid != os.getpid():
-            handle = self._reopen()
-        fields = os.pread(handle.fd, 128, 0).split()
-        pages = int(fields[1]) if self.total else int(fields[1]) - int(fields[2])
-        return pages * self._page_size
-
-    def _reopen(self) -> _StatmHandle:
-        old = self._handle
-        new = _StatmHandle(self._path)
-        self._handle = new
-        self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, new.close)
-        old.close()
-        return new
+        fields = self._statm.pages()
+        pages = fields[1] if self.total else fields[1] - fields[2]
+        return pages * self._statm.page_size
 
     def close(self) -> None:
         """Close the descriptor; later reads raise :class:`OSError`."""
-        self._finalizer()
+        self._statm.close()
 
 
 def _libc_mallinfo2() -> Callable[[], Any]:
@@ -314,12 +349,13 @@ def _try_probe(
 def make_probe(name: str = "auto") -> Probe:
     """Build a probe by name.
 
-    ``"auto"`` picks, in order: ``tracemalloc`` if it is tracing (exact for
-    every Python allocation); ``mallinfo2`` if pymalloc is off
+    ``"auto"`` picks, in order: ``mallinfo2`` if pymalloc is off
     (``PYTHONMALLOC=malloc``, so malloc sees everything); ``rss`` where
     ``/proc`` exists (it sees pymalloc's arenas, which ``mallinfo2`` cannot);
-    ``mallinfo2`` where only it works; ``peak_rss`` as the last resort. The
-    measurements behind this order are in benchmarks/bench_probes.py.
+    ``mallinfo2`` where only it works; ``peak_rss`` as the last resort. It never
+    picks ``tracemalloc``, even while tracing: traced bytes miss every
+    allocation made by plain ``malloc`` (native leaks). The measurements behind
+    this order are in benchmarks/bench_probes.py.
 
     Args:
         name: One of ``"auto"``, ``"tracemalloc"``, ``"rss"``, ``"mallinfo2"``,
@@ -345,8 +381,6 @@ def make_probe(name: str = "auto") -> Probe:
         raise ValueError(
             f"unknown probe {name!r}; choose one of {', '.join(map(repr, PROBE_NAMES))}"
         )
-    if tracemalloc.is_tracing():
-        return TracemallocProbe()
     order: list[type[RssProbe | Mallinfo2Probe | PeakRssProbe]] = [RssProbe, Mallinfo2Probe]
     if _pymalloc_disabled():
         order.reverse()
@@ -359,5 +393,6 @@ def make_probe(name: str = "auto") -> Probe:
     raise ProbeUnavailableError(
         "no heap probe works here ("
         + "; ".join(reasons)
-        + "); start tracemalloc or pass your own probe (an object with name and read())"
+        + "); use make_probe('tracemalloc') while tracemalloc traces, "
+        "or pass your own probe (an object with name and read())"
     )

@@ -37,15 +37,22 @@ class LatestReports:
     Args:
         clock: The monotonic clock the samples' times come from; its reading at
             construction is pinned to the wall clock then.
+        leak_reason: Makes a leak's reason from its finding (the watcher adds the
+            projection to the memory limit); the finding's own reason by default.
 
     Attributes:
         lock: Held while reports change; a caller that must drain and feed as
             one step (so that sample times only move forward) holds it around both.
     """
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        leak_reason: Callable[[LeakFinding], str] | None = None,
+    ) -> None:
         """Nothing reported yet."""
         self._clock = clock
+        self._leak_reason = leak_reason
         self.lock = threading.RLock()
         self.reset()
 
@@ -107,16 +114,17 @@ class LatestReports:
         return self.last_gc
 
     def _leak(self, finding: LeakFinding) -> LeakReport:
+        reason = finding.reason if self._leak_reason is None else self._leak_reason(finding)
         self.last_leak = LeakReport(
             timestamp=self._wall(finding.time),
             start=self._wall(finding.start),
             end=self._wall(finding.end),
             growth=finding.growth,
-            reason=finding.reason,
+            reason=reason,
         )
         self.last_event = "leak"
         self.leak_events += 1
-        logger.warning("memwatch: leak detected in pid %d: %s", os.getpid(), finding.reason)
+        logger.warning("memwatch: leak detected in pid %d: %s", os.getpid(), reason)
         return self.last_leak
 
     def record_diff(self, report: HeapDiffReport) -> StateSnapshot:

@@ -14,6 +14,7 @@ import attrs
 from memwatch.collector import Collector
 from memwatch.detector import Detector
 from memwatch.errors import ErrorLog
+from memwatch.headroom import Headroom
 from memwatch.models import Status, WatcherInfo
 from memwatch.probes import Probe
 from memwatch.process import AllocatedBlocks, process_info
@@ -34,6 +35,7 @@ class StatusSources:
     errors: ErrorLog
     allocated_blocks: AllocatedBlocks
     sample_interval: float
+    headroom: Headroom
     store: object = None
 
 
@@ -66,4 +68,5 @@ def assemble_status(sources: StatusSources) -> Status:
             leak_events=sources.reports.leak_events,
         ),
         store=describe_store(sources.store),
+        memory=sources.headroom.info(),
     )

@@ -30,7 +30,9 @@ from memwatch.converter import converter
 from memwatch.detector import Detector, LeakFinding, make_detector
 from memwatch.errors import ErrorLog, MemwatchError
 from memwatch.forks import reset_after_fork
+from memwatch.headroom import Headroom
 from memwatch.host import HostLink, acting_for
+from memwatch.limits import MemoryLimits
 from memwatch.listeners import Listeners
 from memwatch.models import (
     GCResult,
@@ -72,7 +74,10 @@ class Watcher:
         detector: A ready detector; overrides ``mode`` and ``detector_options``.
         probe: A probe name for :func:`memwatch.probes.make_probe` or a probe object.
         sample_interval: Seconds between heap samples outside full collections;
-            also the time-based fallback when the process does not collect.
+            also the time-based fallback when the process does not collect, and
+            the least time between two readings of the memory limit. 1 s: a
+            reading costs about 2 us, and the detector's 5 s slots then keep the
+            lowest of five readings.
         store: Where profiles are kept. By default the store for where this process
             runs (:func:`memwatch.store.location.choose_store`): in memory for one
             process, the host's SQLite store for a worker of gunicorn or uvicorn;
@@ -87,6 +92,10 @@ class Watcher:
         max_details: Types kept in a diff's details.
         max_sites: Allocation sites kept in a diff (when tracemalloc traces).
         census_time_budget: Seconds a census may run before it stops and says ``partial``.
+        memory_limit: A memory limit in bytes that wins over the cgroup's and the
+            rlimits (``MEMWATCH_MEMORY_LIMIT``), compared with the resident set.
+        limit_capture_ratio: Share of the memory limit at which a profile is
+            captured whatever the detector says (trigger ``limit``).
         background: Run the polling thread. Without it, call :meth:`poll` yourself.
         clock: Monotonic clock (seconds); tests inject one.
     """
@@ -98,7 +107,7 @@ class Watcher:
         detector_options: Mapping[str, Any] | None = None,
         detector: Detector | None = None,
         probe: str | Probe = "auto",
-        sample_interval: float = 5.0,
+        sample_interval: float = 1.0,
         store: ProfileStore | None = None,
         auto_capture: bool = True,
         capture_seconds: float = 60.0,
@@ -107,6 +116,8 @@ class Watcher:
         max_details: int = 100,
         max_sites: int = 20,
         census_time_budget: float | None = 30.0,
+        memory_limit: int | None = None,
+        limit_capture_ratio: float = 0.9,
         background: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -114,11 +125,7 @@ class Watcher:
         if sample_interval <= 0:
             msg = f"sample_interval must be positive, got {sample_interval}"
             raise ValueError(msg)
-        options = dict(detector_options or {})
-        if mode == "trend":
-            # The trend detector's slots are the watcher's sampling period unless told otherwise.
-            options.setdefault("sample_interval", sample_interval)
-        self._detector = detector or make_detector(mode, **options)
+        self._detector = detector or make_detector(mode, **dict(detector_options or {}))
         self._probe = make_probe(probe) if isinstance(probe, str) else probe
         self.sample_interval = sample_interval
         self.auto_capture = auto_capture
@@ -126,7 +133,12 @@ class Watcher:
         self.background = background
         self._clock = clock
         self._errors = ErrorLog()
-        self._reports = LatestReports(clock)
+        self._headroom = Headroom(
+            MemoryLimits(explicit_limit=memory_limit),
+            every=sample_interval,
+            ratio=limit_capture_ratio,
+        )
+        self._reports = LatestReports(clock, leak_reason=self._headroom.leak_reason)
         # Built before the watcher registers its own fork reset: theirs run first in a child.
         self._collector = Collector(probe=self._probe, sample_interval=sample_interval, clock=clock)
         self._store_chosen = store is None
@@ -156,6 +168,7 @@ class Watcher:
             allocated_blocks=AllocatedBlocks(),
             sample_interval=sample_interval,
             store=self._store,
+            headroom=self._headroom,
         )
         self.host = self._link()
         reset_after_fork(self, Watcher._after_fork_in_child)
@@ -179,7 +192,9 @@ class Watcher:
         ``MEMWATCH_MODE``, ``MEMWATCH_PROBE``, ``MEMWATCH_SAMPLE_INTERVAL``,
         ``MEMWATCH_AUTO_CAPTURE`` (``1``/``0``, ``true``/``false``),
         ``MEMWATCH_CAPTURE_SECONDS``, ``MEMWATCH_CAPTURE_COOLDOWN``,
-        ``MEMWATCH_MAX_DETAILS`` and ``MEMWATCH_CENSUS_TIME_BUDGET``. Keyword
+        ``MEMWATCH_MAX_DETAILS``, ``MEMWATCH_CENSUS_TIME_BUDGET``,
+        ``MEMWATCH_MEMORY_LIMIT`` (``512MiB``, ``1.5GB``, bytes) and
+        ``MEMWATCH_LIMIT_CAPTURE_RATIO``. Keyword
         ``overrides`` win over the environment (:mod:`memwatch.config`).
 
         Raises:
@@ -272,6 +287,7 @@ class Watcher:
         self._lifecycle = threading.Lock()
         self._detector.reset()
         self._capture.reset()
+        self._headroom.reset()
         self._errors.reset()
         self._listeners.after_fork_in_child()
         self._reports.reset()
@@ -294,6 +310,7 @@ class Watcher:
         """
         try:
             now = self._clock()
+            self._headroom.read(now)
             with self._reports.lock:
                 samples = self._collector.drain()
                 if (
@@ -305,6 +322,7 @@ class Watcher:
                 reports, leaks = self._reports.feed(self._detector, samples)
             self._after_feed(reports, leaks)
             self._capture.tick()
+            self._capture_near_limit(now)
         except Exception as exc:  # noqa: BLE001 - the watcher must never hurt the service
             self._errors.note(exc, "poll")
         self._poll_host()
@@ -335,6 +353,13 @@ class Watcher:
             self._listeners.emit(name, report, self._errors.note)
         if self.auto_capture and leaks:
             self._capture.trigger("leak", seconds=self.capture_seconds)
+
+    def _capture_near_limit(self, now: float) -> None:
+        """Capture now if memory nears its limit, whatever the detector says."""
+        if self.auto_capture:
+            seconds = self._headroom.capture_due(now, self.capture_seconds)
+            if seconds is not None:
+                self._capture.trigger("limit", seconds=seconds)
 
     # -- what the API serves ---------------------------------------------------
 

@@ -8,8 +8,10 @@ chose their defaults come from ``benchmarks/detector_figures.py``.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import itertools
+import math
 from typing import TYPE_CHECKING
 
 from memwatch.detector.findings import (
@@ -31,7 +33,11 @@ if TYPE_CHECKING:
 
 __all__ = ["TrendDetector"]
 
-_Slot = tuple[float, int]
+# A slot: the time of its lowest reading, that reading, and how many samples it merged.
+_Slot = tuple[float, int, int]
+
+# A slope needs two points; a last segment of one slot (the shortest windows) has none.
+_SLOPE_POINTS = 2
 
 
 class TrendDetector:
@@ -40,16 +46,20 @@ class TrendDetector:
     Every sample is accepted and yields a stats finding (``estimated_base`` and
     ``usage_trend`` as in the consecutive mode, over all samples). Samples within the
     warm-up are ignored for leak detection and for min/max. After it, samples
-    go into slots of ``sample_interval`` seconds (a slot keeps its lowest
-    reading, its *baseline*), and the last ``window`` slots are kept.
+    go into slots of ``resolution`` seconds (a slot keeps its lowest reading, its
+    *baseline*), and the slots of the last ``window`` seconds are kept. The
+    window is judged each time a slot opens.
 
-    Once ``min_samples`` slots are held, the window is cut into ``segments``
-    parts and the floor of each (its lowest baseline) is taken. The window
-    *passes* when all of these hold:
+    A window is cut into ``segments`` parts and the floor of each (its lowest
+    baseline) is taken. The window *passes* when all of these hold:
 
-    * the last floor is at least ``min_growth * window / n`` above the first for
-      a window of ``n`` slots (a short window is stricter: its floors are less
-      certain), and at least ``noise_margin`` times the floors' uncertainty
+    * it spans at least ``quick_span`` seconds, and the last floor is above the
+      first by at least ``min_growth * window / d`` of it for a window of ``d``
+      seconds, and by ``quick_growth`` if ``d`` is under ``min_span``: evidence
+      scales with magnitude, so a heap that nearly doubles steadily is believed
+      within ``quick_span`` while a few percent need minutes, and a cache that
+      fills for two minutes is over before a window of weak growth is believed;
+    * the growth is at least ``noise_margin`` times the floors' uncertainty
       estimated from the window itself (noise, sawtooth and churn raise it);
     * the rate from the first floor to now is at least ``min_rate``;
     * no segment's floor fell (or rose less than ``min_step_share`` of an even
@@ -59,17 +69,18 @@ class TrendDetector:
       segment;
     * the robust (Theil-Sen) slope of each of ``parts`` consecutive parts of the
       window is at least ``min_part_rate`` of the window's rate: a jump leaves
-      the part before or after it flat, a leak keeps every part rising.
+      the part before or after it flat, a leak keeps every part rising; in a
+      window shorter than ``recent_span`` the last segment's slope too, since a
+      cache that filled for two minutes has stopped rising by then.
 
-    Besides every slot held, the most recent ``recent_window`` slots (and twice,
-    four times as many, while fewer than held) are judged as windows of their
-    own, so that a leak starting an hour into the process is not hidden by the
-    flat hour before it; the longest window that passes is the one reported.
-    A leak is reported when a window passes on ``confirm`` consecutive slots.
-    Floors ignore upward spikes, and a single dip lowers one floor for one
-    window at most, so neither resets the evidence. After a report the window
-    restarts from the current slot: a steady leak is reported once per window of
-    further growth, never once per sample.
+    Besides every slot held, the most recent spans of :meth:`TrendConfig.spans`
+    are judged as windows of their own, so that a leak starting an hour into the
+    process is not hidden by the flat hour before it; the longest window that
+    passes is the one reported. A leak is reported when windows pass on every
+    judgement for ``confirm`` seconds. Floors ignore upward spikes, and a single
+    dip lowers one floor for one window at most, so neither resets the evidence.
+    After a report the window restarts from the current slot: a steady leak is
+    reported once per window of further growth, never once per sample.
     """
 
     mode = "trend"
@@ -77,6 +88,7 @@ class TrendDetector:
     def __init__(self, config: TrendConfig | None = None) -> None:
         """Create a detector with ``config`` (defaults: see :class:`TrendConfig`)."""
         self.config = config if config is not None else TrendConfig()
+        self._capacity = math.ceil(self.config.window / self.config.resolution) + 1
         self.reset()
 
     def reset(self) -> None:
@@ -84,13 +96,12 @@ class TrendDetector:
         self._bases = _Baselines(RECENT_PERIOD, ANCIENT_PERIOD)
         self._first: float | None = None
         self._last: float | None = None
-        self._slots: collections.deque[_Slot] = collections.deque(maxlen=self.config.window)
+        self._slots: collections.deque[_Slot] = collections.deque(maxlen=self._capacity)
         self._slot_start = 0.0
         self._warm = False
         self._min = 0
         self._max = 0
-        self._streak = 0
-        self._streak_slot = -1.0
+        self._passing_since: float | None = None
 
     def feed(self, sample: Sample) -> list[StatsFinding | LeakFinding]:
         """Take one sample; return its stats finding and, when the floor rose steadily, a leak.
@@ -111,33 +122,49 @@ class TrendDetector:
                 self._min = self._max = heap
             self._min = min(self._min, heap)
             self._max = max(self._max, heap)
-            self._add(sample)
-            leak = self._judge(sample)
-            if leak is not None:
-                findings.append(leak)
-                self._slots = collections.deque([self._slots[-1]], maxlen=self.config.window)
+            if self._add(sample):
+                leak = self._judge(sample)
+                if leak is not None:
+                    findings.append(leak)
+                    self._slots = collections.deque([self._slots[-1]], maxlen=self._capacity)
         findings.insert(0, _stats(sample, self._bases, self._min, self._max))
         return findings
 
-    def _add(self, sample: Sample) -> None:
-        point = (sample.time, sample.heap_bytes)
-        if self._slots and sample.time - self._slot_start < self.config.sample_interval:
-            if sample.heap_bytes < self._slots[-1][1]:
-                self._slots[-1] = point
-        else:
-            self._slot_start = sample.time
-            self._slots.append(point)
+    def _add(self, sample: Sample) -> bool:
+        """Put the sample in its slot; tell whether it opened a new one."""
+        if self._slots and sample.time - self._slot_start < self.config.resolution:
+            time, base, count = self._slots[-1]
+            if sample.heap_bytes < base:
+                time, base = sample.time, sample.heap_bytes
+            self._slots[-1] = (time, base, count + 1)
+            return False
+        self._slot_start = sample.time
+        self._slots.append((sample.time, sample.heap_bytes, 1))
+        return True
 
-    def _passes(self, slots: list[_Slot], floors: list[_Slot], duration: float) -> bool:
+    def _needed(self, duration: float) -> float:
+        """The least relative growth a window of ``duration`` seconds must show."""
+        config = self.config
+        needed = config.min_growth * config.window / duration
+        return max(needed, config.quick_growth) if duration < config.min_span else needed
+
+    def _grew_enough(self, first: int, last: int, duration: float) -> bool:
+        """Whether a window of ``duration`` seconds grew enough, and fast enough, to judge on."""
+        config = self.config
+        growth = last - first
+        return (
+            duration >= config.quick_span
+            and growth > 0
+            and growth >= self._needed(duration) * first
+            and hourly_rate(growth, duration) >= config.min_rate
+        )
+
+    def _window_passes(self, slots: list[_Slot], floors: list[_Slot], duration: float) -> bool:
+        """The shape tests of a window that grew enough: spread, noise, every part rising."""
         config = self.config
         n = len(slots)
         k = config.segments
-        first = floors[0][1]
-        growth = floors[-1][1] - first
-        if growth <= 0 or growth < config.min_growth * max(1.0, config.window / n) * first:
-            return False
-        if hourly_rate(growth, duration) < config.min_rate:
-            return False
+        growth = floors[-1][1] - floors[0][1]
         steps = [b[1] - a[1] for a, b in itertools.pairwise(floors)]
         pairs = [a + b for a, b in itertools.pairwise(steps)]
         if (
@@ -146,64 +173,74 @@ class TrendDetector:
             or max(pairs, default=0) > config.max_pair_ratio * 2 * growth / (k - 1)
         ):
             return False
-        if growth < config.noise_margin * _floor_noise(slots, k):
+        rate = growth / duration
+        # Only strong growth is taken out of its own noise: in a longer window a
+        # sawtooth's rise would be taken out with it, and its scatter is the evidence.
+        rise = rate if duration < config.min_span else 0.0
+        if growth < config.noise_margin * _floor_noise(slots, k, rise):
             return False
         p = config.parts
-        rate = growth / duration
+        parts = [slots[i * n // p : (i + 1) * n // p] for i in range(p)]
+        if duration < config.recent_span:
+            # A cache that fills for two minutes has stopped rising by the end of
+            # a window this short; a leak has not: its last segment rises too.
+            parts.append(slots[(k - 1) * n // k :])
         return all(
-            _theil_sen(_blocks(slots[i * n // p : (i + 1) * n // p], config.part_points))
-            >= config.min_part_rate * rate
-            for i in range(p)
+            len(part) < _SLOPE_POINTS
+            or _theil_sen(_blocks(part, config.part_points)) >= config.min_part_rate * rate
+            for part in parts
         )
 
-    def _lengths(self, held: int) -> list[int]:
-        """The window lengths judged, longest first: every slot held, then recent ones.
-
-        A leak that starts long after the process did shares the whole window with
-        a flat past that hides it (a flat segment, a flat part); the most recent
-        ``recent_window`` slots, twice that, four times ... hold only the leak.
-        """
-        lengths = [held]
-        length = self.config.recent_window
-        while 0 < length < held:
-            lengths.insert(1, length)
-            length *= 2
+    def _lengths(self, held: list[_Slot], now: float) -> list[int]:
+        """The window lengths judged, in slots, longest first: every slot held, then recent ones."""
+        least = self.config.least_slots
+        lengths = [len(held)] if len(held) >= least else []
+        times = [slot[0] for slot in held]
+        for span in self.config.spans(now - held[0][0]):
+            n = len(held) - bisect.bisect_left(times, now - span)
+            if least <= n < lengths[-1]:
+                lengths.append(n)
         return lengths
 
     def _window(self, sample: Sample) -> tuple[list[_Slot], list[_Slot], float] | None:
         """The longest window that passes, with its floors and duration, or ``None``."""
         held = list(self._slots)
+        # min() and index() over a plain list of ints run in C: floors are most of the cost.
+        bases = [slot[1] for slot in held]
         k = self.config.segments
-        for n in self._lengths(len(held)):
-            slots = held[-n:]
-            floors = [min(slots[i * n // k : (i + 1) * n // k], key=_base) for i in range(k)]
-            duration = sample.time - floors[0][0]
-            if self._passes(slots, floors, duration):
-                return slots, floors, duration
+
+        def floor(start: int, stop: int) -> _Slot:
+            return held[bases.index(min(bases[start:stop]), start, stop)]
+
+        for n in self._lengths(held, sample.time):
+            offset = len(held) - n
+            bounds = [offset + i * n // k for i in range(k + 1)]
+            first, last = floor(bounds[0], bounds[1]), floor(bounds[-2], bounds[-1])
+            duration = sample.time - first[0]
+            # Most windows of a healthy heap fail on growth alone: judge it before the rest.
+            if not self._grew_enough(first[1], last[1], duration):
+                continue
+            floors = [first, *(floor(a, b) for a, b in itertools.pairwise(bounds[1:-1])), last]
+            if self._window_passes(held[offset:], floors, duration):
+                return held[offset:], floors, duration
         return None
 
     def _judge(self, sample: Sample) -> LeakFinding | None:
         config = self.config
-        if len(self._slots) < config.min_samples:
-            self._streak = 0
-            return None
         window = self._window(sample)
         if window is None:
-            self._streak = 0
+            self._passing_since = None
             return None
+        if self._passing_since is None:
+            self._passing_since = sample.time
+        if sample.time - self._passing_since < config.confirm:
+            return None
+        self._passing_since = None
         slots, floors, duration = window
-        n = len(slots)
-        first_time, first = floors[0]
-        if slots[-1][0] != self._streak_slot:
-            # Count each slot once, however many samples it merged.
-            self._streak_slot = slots[-1][0]
-            self._streak += 1
-        if self._streak < config.confirm:
-            return None
-        self._streak = 0
+        first_time, first = floors[0][0], floors[0][1]
         last = floors[-1][1]
         growth = last - first
-        count = n - slots.index(floors[0])
+        count = sum(slot[2] for slot in slots[slots.index(floors[0]) :])
         reason = (
             f"heap baseline grew {format_size(growth)} over {count} samples "
             f"{_tail(growth, duration)}"
@@ -237,19 +274,21 @@ def _blocks(slots: list[_Slot], most: int) -> list[_Slot]:
     return [min(slots[i * n // most : (i + 1) * n // most], key=_base) for i in range(most)]
 
 
-def _floor_noise(slots: list[_Slot], k: int) -> float:
+def _floor_noise(slots: list[_Slot], k: int, rate: float) -> float:
     """The uncertainty of a growth between two floors of ``k`` segments of ``slots``.
 
-    Within each segment, the height of the median reading above the lowest one
-    measures how far readings scatter above the floor; its median over the
-    segments is robust to one segment holding a jump. A floor of ``m`` readings
-    is uncertain by about ``2 / (m + 1)`` of that height (exact for uniform
-    scatter), and the growth spans ``k - 1`` segment steps.
+    Within each segment, the height of the median reading above the lowest one,
+    once the window's own rise (``rate`` bytes a second) is taken out, measures
+    how far readings scatter above the floor; its median over the segments is
+    robust to one segment holding a jump. A floor of ``m`` readings is uncertain
+    by about ``2 / (m + 1)`` of that height (exact for uniform scatter), and the
+    growth spans ``k - 1`` segment steps.
     """
     n = len(slots)
+    start = slots[0][0]
     heights = []
     for i in range(k):
-        values = sorted(b for _, b in slots[i * n // k : (i + 1) * n // k])
+        values = sorted(b - rate * (t - start) for t, b, _ in slots[i * n // k : (i + 1) * n // k])
         heights.append(values[len(values) // 2] - values[0])
     heights.sort()
     return heights[len(heights) // 2] * 2 * (k - 1) / (n / k + 1)

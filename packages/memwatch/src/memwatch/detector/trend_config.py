@@ -2,7 +2,8 @@
 
 Kept apart from :mod:`memwatch.detector.trend` because the options are
 documented, validated and tuned (``benchmarks/detector_figures.py``) on their
-own, while the rule that reads them is read as an algorithm.
+own, while the rule that reads them is read as an algorithm. Every time is in
+seconds, so the rule means the same whatever the watcher's sample interval.
 """
 
 from __future__ import annotations
@@ -18,25 +19,40 @@ _MIB = 1024 * 1024
 
 @attrs.frozen
 class TrendConfig:
-    """Options of the ``trend`` mode.
+    """Options of the ``trend`` mode; every time is in seconds.
 
-    The defaults are chosen for 5 s samples and heaps of 30-300 MB whose probe
-    reading wanders by up to ±5% (allocation churn); ``benchmarks/detector_figures.py``
-    measures them (latency of a 1 MB/s and a 1 MiB/min leak, false positives over
-    10,000 stable ten-minute series, cost of a sample).
+    The defaults are chosen for heaps of 25-300 MB whose probe reading wanders by
+    up to ±5% from one sample to the next (allocation churn), sampled every 1-5 s;
+    ``benchmarks/detector_figures.py`` measures them (latency of 10 kB/s to 1 MB/s
+    leaks, false positives over 10,000 stable ten-minute series and 500 stable
+    hours, cost of a sample).
 
     Attributes:
-        sample_interval: Seconds per window slot; samples closer than this share a
-            slot, which keeps its lowest reading.
         warmup: Seconds after the first sample whose samples are ignored.
-        window: Slots kept (the longest span examined): 180 x 5 s = 15 minutes.
-        min_samples: Slots needed before a decision (20 x 5 s = 100 s).
+        resolution: Seconds per window slot; samples closer than this share a slot,
+            which keeps its lowest reading. The window is judged once per slot.
+        window: Seconds of slots kept: the longest span judged (15 minutes).
+        quick_span: The shortest window judged, in seconds. A window shorter than
+            ``min_span`` must show at least ``quick_growth``.
+        quick_growth: Least growth of the floor, relative to the first floor, of a
+            window shorter than ``min_span``: strong growth (0.8: the heap grew by
+            four fifths) is believed after ``quick_span``; a cache that fills once
+            rarely adds that much.
+        min_span: The shortest window in which weaker growth is believed, in
+            seconds: 150 s, longer than a cache that fills for two minutes.
+        recent_span: The shortest recent window of weaker growth judged on its own
+            (then twice, four times as long ...), in seconds, for a leak that
+            starts long after the process: the whole window would hold a flat past
+            beside it. 300 s: growth that starts on a flat heap must last five
+            minutes unless it is strong, since a cache that starts filling, or a
+            slow sawtooth, looks like a leak for minutes.
         segments: Parts the window is cut into; the floor (lowest reading) of each
             must not fall below the previous one.
         min_rate: Least growth worth reporting, in bytes per hour.
-        min_growth: Least growth of the floor over a full window, relative to the
-            first floor; a window of ``n`` slots needs ``min_growth * window / n``
-            (short windows are stricter: 25% at 20 slots, 2.8% at 180).
+        min_growth: Least growth of the floor over a whole ``window``, relative to
+            the first floor; a window of ``d`` seconds needs
+            ``min_growth * window / d`` (2.8% over 15 minutes, 17% over 150 s):
+            the shorter the window, the stronger the growth it must show.
         min_step_share: Least rise of every segment's floor, as a share of an even
             split of the growth (0: a floor may stay level but never fall).
         max_step_share: Largest share of the growth one segment may contribute;
@@ -53,23 +69,23 @@ class TrendConfig:
         min_part_rate: Least slope of each part, as a share of the window's rate.
         noise_margin: How many times the floors' own uncertainty the growth must
             exceed. The uncertainty is estimated from the window: the typical
-            height of readings above their segment's floor, scaled by
-            ``2 / (slots per segment + 1)`` per floor (noise, sawtooth, churn).
-        confirm: Consecutive slots on which every test must hold before a report.
-        recent_window: Slots of the shortest recent window also judged on its own
-            (then twice as many, four times ...), for a leak that starts long after
-            the process: the whole window would hold a flat past beside it for up to
-            ``window`` slots. 60 x 5 s = 5 minutes: growth that lasts less, a cache
-            filling for a minute or two, is not reported. 0 judges the whole window only.
+            height of readings above their segment's floor once the window's own
+            rise is taken out, scaled by ``2 / (slots per segment + 1)`` per floor
+            (noise, sawtooth, churn).
+        confirm: Seconds for which every judgement must pass before a report (10 s:
+            three judgements of 5 s slots); 0 reports on the first.
 
     Raises:
         ValueError: if an option is out of range; the message names each one.
     """
 
-    sample_interval: float = 5.0
     warmup: float = 10.0
-    window: int = 180
-    min_samples: int = 20
+    resolution: float = 5.0
+    window: float = 900.0
+    quick_span: float = 30.0
+    quick_growth: float = 0.8
+    min_span: float = 150.0
+    recent_span: float = 300.0
     segments: int = 5
     min_rate: float = 16.0 * _MIB
     min_growth: float = 0.028
@@ -80,22 +96,24 @@ class TrendConfig:
     part_points: int = 12
     min_part_rate: float = 0.45
     noise_margin: float = 2.5
-    confirm: int = 3
-    recent_window: int = 60
+    confirm: float = 10.0
 
     def __attrs_post_init__(self) -> None:
         """Validate the options."""
         problems: list[str] = []
-        _require(problems, self.sample_interval > 0, "sample_interval must be > 0")
         _require(problems, self.warmup >= 0, "warmup must be >= 0")
+        _require(problems, self.resolution > 0, "resolution must be > 0")
         _require(problems, self.segments >= 2, "segments must be >= 2")
         _require(problems, self.parts >= 1, "parts must be >= 1")
         _require(
             problems,
-            self.min_samples >= 2 * max(self.segments, self.parts),
-            "min_samples must be >= 2 * segments and >= 2 * parts",
+            self.quick_span >= self.resolution * (self.least_slots - 1),
+            "quick_span must hold a slot per segment and two per part",
         )
-        _require(problems, self.window >= self.min_samples, "window must be >= min_samples")
+        _require(problems, self.min_span >= self.quick_span, "min_span must be >= quick_span")
+        _require(problems, self.window >= self.min_span, "window must be >= min_span")
+        _require(problems, self.recent_span >= self.min_span, "recent_span must be >= min_span")
+        _require(problems, self.quick_growth > 0, "quick_growth must be > 0")
         _require(problems, self.min_rate >= 0, "min_rate must be >= 0")
         _require(problems, self.min_growth > 0, "min_growth must be > 0")
         _require(
@@ -108,10 +126,30 @@ class TrendConfig:
         _require(problems, self.part_points >= 2, "part_points must be >= 2")
         _require(problems, 0 <= self.min_part_rate <= 1, "min_part_rate must be between 0 and 1")
         _require(problems, self.noise_margin >= 0, "noise_margin must be >= 0")
-        _require(problems, self.confirm >= 1, "confirm must be >= 1")
-        _require(
-            problems,
-            self.recent_window == 0 or self.recent_window >= self.min_samples,
-            "recent_window must be 0 or >= min_samples",
-        )
+        _require(problems, self.confirm >= 0, "confirm must be >= 0")
         _raise_problems("TrendConfig", problems)
+
+    @property
+    def least_slots(self) -> int:
+        """How few slots a window may hold and still be judged (one per segment, two per part)."""
+        return max(self.segments, 2 * self.parts)
+
+    def spans(self, held: float) -> list[float]:
+        """The recent window spans judged besides every slot held, longest first.
+
+        ``quick_span`` and its doublings under ``min_span`` (strong growth only),
+        and ``recent_span`` and its doublings, while shorter than ``held`` seconds:
+        a leak that starts long after the process did shares the whole window
+        with a flat past that hides it (a flat segment, a flat part); the most
+        recent spans hold only the leak.
+        """
+        found: list[float] = []
+        span = self.quick_span
+        while span < min(held, self.min_span):
+            found.append(span)
+            span *= 2
+        span = self.recent_span
+        while span < held:
+            found.append(span)
+            span *= 2
+        return sorted(found, reverse=True)

@@ -49,7 +49,7 @@ _PROFILE = _object(
     "One captured diff with the status as it stood when the profile ended.",
     id=_ref("ProfileId"),
     state={"enum": ["running", "complete", "failed"]},
-    trigger={"enum": ["manual", "leak"]},
+    trigger={"enum": ["manual", "leak", "limit"]},
     started=_ref("Timestamp"),
     ended=_ref("Timestamp"),
     lastEvent=_ref("EventKind"),
@@ -281,6 +281,16 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         usage_trend=_NUMBER,
         lastLeak=_ref("LeakReport"),
     ),
+    "MemoryInfo": _object(
+        "MemoryInfo",
+        "The memory limit this process is held to, and how near it is; null where unknown.",
+        limit_bytes={"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+        limit_source={"enum": ["cgroup2", "cgroup1", "rlimit", "env", "none"]},
+        used_bytes={"anyOf": [_COUNT, {"type": "null"}]},
+        headroom_bytes={"anyOf": [_COUNT, {"type": "null"}]},
+        seconds_to_limit={"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]},
+        oom_kills={"anyOf": [_COUNT, {"type": "null"}]},
+    ),
 }
 """Every shared definition, in the order a body's ``$defs`` lists them."""
 
@@ -326,6 +336,7 @@ BODIES: dict[str, dict[str, Any]] = {
         process={"anyOf": [_ref("ProcessInfo"), {"type": "null"}]},
         watcher=_ref("WatcherInfo"),
         store=_ref("StoreInfo"),
+        memory=_ref("MemoryInfo"),
     ),
     "workers": _object(
         "WorkerList",
