@@ -306,11 +306,20 @@ def profile_view(profile: JSON, limit: int = 10) -> RenderableType:
     return Group(*parts)
 
 
+def _short_time(timestamp: Any) -> str:
+    """``2026-12-01T13:23:20.052939Z`` as ``2026-12-01 13:23:20`` (UTC): tables stay narrow."""
+    return str(timestamp or "")[:19].replace("T", " ")
+
+
 def profiles_table(profiles: Iterable[JSON]) -> Table:
-    """The stored profiles, one row each, with the type that grew most."""
+    """The stored profiles, one row each, with the type that grew most (times in UTC)."""
     table = Table(box=None)
-    for name in ("id", "state", "trigger", "pid", "started", "ended", "change", "top type"):
-        table.add_column(name, no_wrap=True, justify="right" if name == "change" else "left")
+    for name in ("id", "state", "trigger", "pid"):
+        table.add_column(name, no_wrap=True, min_width=len(name))
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("ended (UTC)", no_wrap=True)
+    table.add_column("change", justify="right", no_wrap=True)
+    table.add_column("top type", overflow="fold")
     for profile in profiles:
         change = profile.get("lastDiff", {}).get("change", {})
         details = change.get("details") or [{}]
@@ -320,8 +329,8 @@ def profiles_table(profiles: Iterable[JSON]) -> Table:
             str(profile.get("state", "?")),
             str(profile.get("trigger", "?")),
             str(profile.get("pid", "?")),
-            str(profile.get("started") or ""),
-            str(profile.get("ended") or ""),
+            _short_time(profile.get("started")),
+            _short_time(profile.get("ended")),
             str(change.get("size", "")) if done else "",
             str(details[0].get("what", "")) if done else "",
         )
