@@ -72,8 +72,8 @@ def dev(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """A leaking service, found and explained by memwatch."""
-    session.install(*PACKAGES)
+    """A leaking service, found and explained by memwatch (printed by the CLI's renderer)."""
+    session.install(*PACKAGES, f"{CORE}[cli]")
     session.run("python", "examples/demo.py", *session.posargs)
 
 

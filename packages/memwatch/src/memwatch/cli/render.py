@@ -114,10 +114,10 @@ def reading_line(status: JSON) -> Text:
         return Text(f"{label}: no sample yet", style="dim")
     line = Text()
     line.append(f"{label} ").append(_size(watcher.get("heap_bytes")), style="bold")
-    line.append("   baseline ").append(_size(last_gc.get("estimated_base")), style="bold")
-    line.append(f"   trend {last_gc.get('usage_trend', 0):+.1f}%")
+    line.append("  baseline ").append(_size(last_gc.get("estimated_base")), style="bold")
+    line.append(f"  trend {last_gc.get('usage_trend', 0):+.1f}%")
     event = status.get("lastEvent") or "none yet"
-    line.append("   last event ").append(event, style="red bold" if event == "leak" else "")
+    line.append("  last event ").append(event, style="red bold" if event == "leak" else "")
     return line
 
 
@@ -127,7 +127,7 @@ def leak_line(leak: JSON) -> Text:
         return Text("none reported", style="dim")
     text = Text("LEAK ", style="bold red")
     text.append(str(leak.get("reason", "")))
-    text.append(f"  (reported {leak['timestamp']}, +{_size(leak.get('growth', 0))} of baseline)")
+    text.append(f"\n  reported {_short_time(leak['timestamp'])} UTC", style="dim")
     return text
 
 
@@ -288,8 +288,10 @@ def diff_view(diff: JSON, limit: int = 10) -> RenderableType:
 
 
 def _period(profile: JSON) -> str:
-    ended = profile.get("ended") or "…"
-    return f"{profile.get('started') or '?'} .. {ended}"
+    started, ended = _short_time(profile.get("started")), _short_time(profile.get("ended"))
+    if ended[:10] == started[:10]:
+        ended = ended[11:]
+    return f"{started or '?'} .. {ended or '…'} UTC"
 
 
 def profile_view(profile: JSON, limit: int = 10) -> RenderableType:
