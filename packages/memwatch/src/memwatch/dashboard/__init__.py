@@ -1,0 +1,86 @@
+"""The dashboard: one static page, its script and styles, and uPlot, as package data.
+
+The HTTP layer serves them (``GET {prefix}/ui`` and ``{prefix}/ui/{asset}``) on
+every adapter. The files hold no data: the page's script reads the API with the
+token its user gives it, so serving them needs no auth (a browser navigation
+cannot send a bearer token), and an unauthenticated load learns nothing an
+unauthenticated API call does not (that memwatch is mounted here).
+
+Every asset is sent with a strict ``Content-Security-Policy`` (scripts, styles
+and requests from this origin only; no inline script or style, no frames, no
+forms posting elsewhere), its own media type and ``nosniff``. uPlot is
+vendored unchanged from the npm registry (see ``VENDORED.md``); no CDN, no
+external fonts, so the page works offline. Everything is about 80 KB.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["ASSET_NAMES", "CONTENT_SECURITY_POLICY", "PAGE", "Asset", "asset"]
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""The page's policy: nothing inline, nothing from another origin."""
+
+PAGE = "index.html"
+"""The page's own file; the other assets are under ``ui/`` relative to it."""
+
+_MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "index.html": "text/html; charset=utf-8",
+        "dashboard.js": "text/javascript; charset=utf-8",
+        "dashboard.css": "text/css; charset=utf-8",
+        "uPlot.iife.min.js": "text/javascript; charset=utf-8",
+        "uPlot.min.css": "text/css; charset=utf-8",
+        "uPlot.LICENSE": "text/plain; charset=utf-8",
+    }
+)
+
+ASSET_NAMES: tuple[str, ...] = tuple(_MEDIA_TYPES)
+"""Every file the dashboard serves; nothing else in this package is reachable."""
+
+
+@attrs.frozen
+class Asset:
+    """One file of the dashboard, ready to send.
+
+    Attributes:
+        name: Its file name, e.g. ``"dashboard.js"``.
+        body: Its bytes.
+        media_type: Its ``Content-Type``.
+    """
+
+    name: str
+    body: bytes
+    media_type: str
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The headers it is sent with (besides the HTTP layer's own)."""
+        return (
+            ("Content-Type", self.media_type),
+            ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Frame-Options", "DENY"),
+        )
+
+
+@functools.cache
+def asset(name: str) -> Asset | None:
+    """The asset called ``name`` (read once), or ``None`` if the dashboard has none by that name."""
+    media_type = _MEDIA_TYPES.get(name)
+    if media_type is None:
+        return None
+    body = resources.files(__name__).joinpath(name).read_bytes()
+    return Asset(name, body, media_type)
