@@ -185,7 +185,6 @@
   async function refreshSamples() {
     if (!state.samplesRoute) return;
     const answer = await call("GET", withPid("/memory/samples"));
-    if (answer.status === 404) { state.samplesRoute = false; return; }
     if (!answer.ok || !answer.body) return;
     const body = answer.body;
     state.history = { time: body.time || [], reading: body.reading || [], baseline: body.baseline || [] };
@@ -205,7 +204,8 @@
       const change = ((p.lastDiff || {}).change) || {};
       const done = p.state === "complete";
       cell(tr, p.id); cell(tr, p.state); cell(tr, p.trigger); cell(tr, String(p.pid ?? ""));
-      cell(tr, shortTime(p.started)); cell(tr, shortTime(p.ended).slice(11));
+      cell(tr, shortTime(p.started).slice(11)); cell(tr, shortTime(p.ended).slice(11));
+      tr.title = "started " + shortTime(p.started) + " UTC";
       cell(tr, done ? change.size || "" : "", "num");
       cell(tr, done && change.details && change.details[0] ? change.details[0].what : "", "what");
       const actions = cell(tr, "");
@@ -346,7 +346,6 @@
   async function refreshWorkers() {
     if (!state.workersRoute) return;
     const answer = await call("GET", "/workers");
-    if (answer.status === 404) { state.workersRoute = false; return; }
     const workers = answer.ok && answer.body ? answer.body.workers || [] : [];
     if (workers.length < 2) { $("worker-picker").hidden = true; return; }
     const select = $("worker");
@@ -358,10 +357,18 @@
     $("worker-picker").hidden = false;
   }
 
+  // The index says which routes this service has, so the page never asks for one it
+  // lacks (a 404 would be a console error): /memory/samples, /workers, and whether this
+  // client may write (read_only refuses POST and DELETE).
   async function readIndex() {
     const answer = await call("GET", "/");
-    if (!answer.ok || !answer.body) return;
-    if (typeof answer.body.writable === "boolean") setWritable(answer.body.writable);
+    if (answer.status === 401) return false;
+    const routes = answer.ok && answer.body && Array.isArray(answer.body.routes) ? answer.body.routes : [];
+    const has = (name, tail) => routes.some((r) => r.name === name || String(r.path || "").endsWith(tail));
+    state.samplesRoute = has("samples", "/memory/samples");
+    state.workersRoute = has("workers", "/workers");
+    if (answer.ok && answer.body && typeof answer.body.writable === "boolean") setWritable(answer.body.writable);
+    return true;
   }
 
   // -- the loop ---------------------------------------------------------------------
@@ -382,8 +389,7 @@
   let timer = null;
   async function connect() {
     clearTimeout(timer);
-    if (!(await poll())) return;
-    await readIndex();
+    if (!(await readIndex()) || !(await poll())) return;
     await Promise.all([refreshSamples(), refreshProfiles(), refreshWorkers()]);
     if (!state.samplesRoute) drawChart();
     let tick = 0;
