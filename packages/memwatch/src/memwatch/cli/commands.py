@@ -19,11 +19,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from memwatch.cli import render
 from memwatch.cli.client import DEFAULT_PREFIX, ApiClient, ApiError
-from memwatch.cli.live import watch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -107,12 +105,20 @@ def _status(client: ApiClient, args: argparse.Namespace, console: Console) -> in
     return EXIT_LEAK if args.fail_on_leak and leaked else EXIT_OK
 
 
+# rich's live display and progress bar are imported by the commands that draw them only:
+# `memwatch status` answers within 300 ms of the shell starting it.
+
+
 def _watch(client: ApiClient, args: argparse.Namespace, console: Console) -> int:
+    from memwatch.cli.live import watch  # noqa: PLC0415 - see above
+
     watch(client, console, interval=args.interval, count=args.count, as_json=args.json)
     return EXIT_OK
 
 
 def _profile(client: ApiClient, args: argparse.Namespace, console: Console) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
     started = client.post("/memoryProfile").body
     profile_id = started["id"]
     progress_console = Console(stderr=True)
