@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from rich.console import Console
+from rich.text import Text
 
 from memwatch.cli import render
 from memwatch.cli.client import DEFAULT_PREFIX, ApiClient, ApiError
@@ -170,7 +171,7 @@ def _delete(client: ApiClient, args: argparse.Namespace, console: Console) -> in
     if args.json:
         _print_json(answer)
     else:
-        console.print(answer.get("message", ""))
+        console.print(Text(str(answer.get("message", ""))))
     return EXIT_OK
 
 

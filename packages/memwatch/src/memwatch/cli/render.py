@@ -131,6 +131,18 @@ def leak_line(leak: JSON) -> Text:
     return text
 
 
+def _add(table: Table, *cells: str | Text) -> None:
+    """Add a row whose strings are plain text: a type name like ``list[int]`` is not markup."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
+def _titled(title: str, table: Table, note: str = "") -> Group:
+    parts: list[RenderableType] = [Text(title, style="bold"), table]
+    if note:
+        parts.append(Text(note, style="dim"))
+    return Group(*parts)
+
+
 def _grid() -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold cyan", no_wrap=True)
@@ -144,73 +156,73 @@ def status_view(status: JSON) -> RenderableType:
     last_gc, diff = status.get("lastGC", {}), status.get("lastDiff", {})
     grid = _grid()
     tracing = ", tracemalloc tracing" if process.get("tracemalloc_tracing") else ""
-    grid.add_row(
+    _add(
+        grid,
         "process",
         f"pid {process.get('pid', '?')}, Python {process.get('python_version', '?')}{tracing}",
     )
     label = probe_label(str(watcher.get("probe", "")))
     if _sampled(status):
-        grid.add_row(f"{label} now", _size(watcher.get("heap_bytes")))
+        _add(grid, f"{label} now", _size(watcher.get("heap_bytes")))
         trend = f" (trend {last_gc.get('usage_trend', 0):+.1f}%)"
-        grid.add_row("heap baseline", _size(last_gc.get("estimated_base")) + trend)
+        _add(grid, "heap baseline", _size(last_gc.get("estimated_base")) + trend)
     else:
-        grid.add_row(label, Text("no sample yet", style="dim"))
+        _add(grid, label, Text("no sample yet", style="dim"))
     memory = status.get("memory") or {}
     if memory.get("limit_bytes"):
         headroom = memory.get("headroom_bytes")
         extra = f", headroom {_size(headroom)}" if headroom is not None else ""
-        grid.add_row(
+        _add(
+            grid,
             "memory limit",
             f"{_size(memory['limit_bytes'])} ({memory.get('limit_source', '?')}{extra})",
         )
-    grid.add_row(
+    _add(
+        grid,
         "collections",
         f"{last_gc.get('num_full_gc', 0):,} full, {last_gc.get('num_inc_gc', 0):,} young",
     )
-    grid.add_row("last event", status.get("lastEvent") or Text("none yet", style="dim"))
-    grid.add_row("leak", leak_line(status.get("lastLeak", {})))
+    _add(grid, "last event", status.get("lastEvent") or Text("none yet", style="dim"))
+    _add(grid, "leak", leak_line(status.get("lastLeak", {})))
     if diff.get("timestamp"):
         after = diff.get("after", {})
         counted = f"{after.get('nodes', 0):,} Python objects counted ({after.get('size', '?')})"
-        grid.add_row(
+        _add(
+            grid,
             "last diff",
             f"{diff['timestamp']}: {counted}, change {diff.get('change', {}).get('size', '?')}",
         )
     else:
-        grid.add_row("last diff", Text("none yet", style="dim"))
+        _add(grid, "last diff", Text("none yet", style="dim"))
     errors = watcher.get("errors", 0)
     running = "running" if watcher.get("running") else "stopped"
     note = f", {errors} errors (latest: {watcher.get('last_error', '')})" if errors else ""
     mode, interval = watcher.get("mode", "?"), watcher.get("sample_interval", "?")
-    grid.add_row("watcher", f"{running}, {mode} mode, sample every {interval}s{note}")
+    _add(grid, "watcher", f"{running}, {mode} mode, sample every {interval}s{note}")
     return grid
 
 
-def _types_table(details: Sequence[JSON], limit: int) -> Table:
-    table = Table(title="types (Python objects counted)", title_justify="left", box=None)
+def _types_table(details: Sequence[JSON], limit: int) -> Group:
+    table = Table(box=None)
     table.add_column("type", no_wrap=True)
     table.add_column("+", justify="right", style="green")
     table.add_column("-", justify="right", style="red")
     table.add_column("size", justify="right")
     for detail in details[:limit]:
-        table.add_row(
+        _add(
+            table,
             str(detail.get("what", "?")),
             f"{detail.get('+', 0):,}",
             f"{detail.get('-', 0):,}",
             str(detail.get("size", _size(detail.get("size_bytes")))),
         )
-    return table
+    return _titled("types (Python objects counted)", table)
 
 
-def _sites_table(sites: Sequence[JSON], hidden: int, limit: int) -> Table:
-    caption = f"{hidden} lines in libraries or memwatch not shown" if hidden else None
-    table = Table(
-        title="lines holding the growth (allocation sites, tracemalloc)",
-        title_justify="left",
-        caption=caption,
-        caption_justify="left",
-        box=None,
-    )
+def _sites_table(sites: Sequence[JSON], hidden: int, limit: int) -> Group:
+    lines = "1 line" if hidden == 1 else f"{hidden} lines"
+    note = f"{lines} in libraries or memwatch not shown" if hidden else ""
+    table = Table(box=None)
     table.add_column("line", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("blocks", justify="right", no_wrap=True)
@@ -219,10 +231,8 @@ def _sites_table(sites: Sequence[JSON], hidden: int, limit: int) -> Table:
         file, line = str(site.get("file", "?")), int(site.get("line", 0))
         code = linecache.getline(file, line).strip() if line else ""
         size = str(site.get("size", _size(site.get("size_bytes"))))
-        table.add_row(
-            f"{PurePath(file).name}:{line}", size, _signed(int(site.get("count", 0))), code
-        )
-    return table
+        _add(table, f"{PurePath(file).name}:{line}", size, _signed(int(site.get("count", 0))), code)
+    return _titled("lines holding the growth (allocation sites, tracemalloc)", table, note)
 
 
 def _path_text(path: Any) -> str:
@@ -237,30 +247,31 @@ def _path_text(path: Any) -> str:
     return str(path)
 
 
-def retention_view(retention: Any, limit: int = 5) -> RenderableType | None:
+def retention_view(retention: Any, limit: int = 5) -> Group | None:
     """Retention paths (who keeps the new objects alive), when the diff has them."""
     entries = retention if isinstance(retention, Sequence) else (retention or {}).get("paths", [])
     if not entries:
         return None
-    table = Table(title="why alive (retention paths)", title_justify="left", box=None)
+    table = Table(box=None)
     table.add_column("type", no_wrap=True)
     table.add_column("share", justify="right")
     table.add_column("path from a root")
     for entry in list(entries)[:limit]:
         if not isinstance(entry, Mapping):
-            table.add_row("", "", str(entry))
+            _add(table, "", "", str(entry))
             continue
         share = entry.get("share")
         shown = f"{share:.0%}" if isinstance(share, float) else str(entry.get("samples", ""))
         path = entry.get("path", entry.get("steps", ""))
         root = entry.get("root")
         text = _path_text(path)
-        table.add_row(
+        _add(
+            table,
             str(entry.get("what", entry.get("type", ""))),
             shown,
             f"{root} → {text}" if root and text else str(root or text),
         )
-    return table
+    return _titled("why alive (retention paths)", table)
 
 
 def diff_view(diff: JSON, limit: int = 10) -> RenderableType:
@@ -326,7 +337,8 @@ def profiles_table(profiles: Iterable[JSON]) -> Table:
         change = profile.get("lastDiff", {}).get("change", {})
         details = change.get("details") or [{}]
         done = profile.get("state") == "complete"
-        table.add_row(
+        _add(
+            table,
             str(profile.get("id", "?")),
             str(profile.get("state", "?")),
             str(profile.get("trigger", "?")),
