@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 from memwatch.converter import dumps
 from memwatch.models import GCStats, LeakReport
 from memwatch.sample_window import SampleWindow
+from memwatch.watcher import Watcher
+from scripted import MIB, ScriptedProbe
 
 START = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -93,3 +96,20 @@ def test_bounds_must_be_positive(capacity, max_leaks):
     """A window that could hold nothing is refused."""
     with pytest.raises(ValueError, match="at least 1"):
         SampleWindow(capacity=capacity, max_leaks=max_leaks)
+
+
+def test_the_watcher_keeps_each_sample_and_leak_for_plotting():
+    """Every stats event a poll records is a sample of watcher.samples(); so is a forced one."""
+    probe = ScriptedProbe(step=MIB)
+    with Watcher(probe=probe, background=False, sample_interval=0.001) as watcher:
+        for _ in range(3):
+            gc.collect()
+            watcher.poll()
+        watcher.force_gc()
+        series = watcher.samples()
+        status = watcher.status()
+    assert series.probe == "scripted"
+    assert len(series.time) >= 4
+    assert series.reading[-1] == status.last_gc.current_base
+    assert series.baseline[-1] == status.last_gc.estimated_base
+    assert list(series.reading) == sorted(series.reading)  # the scripted heap only grows

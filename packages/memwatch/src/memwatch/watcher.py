@@ -44,6 +44,7 @@ from memwatch.probes import Probe, make_probe
 from memwatch.process import AllocatedBlocks, collect_fully
 from memwatch.profiles import Profiler
 from memwatch.reports import LatestReports
+from memwatch.sample_window import SampleSeries, SampleWindow
 from memwatch.status import StatusSources, assemble_status
 from memwatch.store.location import choose_store
 
@@ -127,6 +128,7 @@ class Watcher:
         self._clock = clock
         self._errors = ErrorLog()
         self._reports = LatestReports(clock)
+        self._window = SampleWindow()
         # Built before the watcher registers its own fork reset: theirs run first in a child.
         self._collector = Collector(probe=self._probe, sample_interval=sample_interval, clock=clock)
         self._store_chosen = store is None
@@ -281,6 +283,7 @@ class Watcher:
             self._profiler.use_store(self._store)
             self._status_sources = attrs.evolve(self._status_sources, store=self._store)
         self.host = self._link()
+        self._window.clear()
         if self._poller.forget() and self._collector.installed:
             self.start()
 
@@ -331,8 +334,12 @@ class Watcher:
         Several leak events in one batch are one growth: they fire one trigger.
         """
         for report in reports:
-            name = "leak" if isinstance(report, LeakReport) else "stats"
-            self._listeners.emit(name, report, self._errors.note)
+            if isinstance(report, LeakReport):
+                self._window.add_leak(report)
+                self._listeners.emit("leak", report, self._errors.note)
+            else:
+                self._window.add_stats(report)
+                self._listeners.emit("stats", report, self._errors.note)
         if self.auto_capture and leaks:
             self._capture.trigger("leak", seconds=self.capture_seconds)
 
@@ -344,6 +351,10 @@ class Watcher:
         Assembled by :func:`memwatch.status.assemble_status`; errors show by type only.
         """
         return assemble_status(self._status_sources)
+
+    def samples(self) -> SampleSeries:
+        """The recent samples and leak reports, for plotting (``GET /memory/samples``)."""
+        return self._window.series(probe=self._probe.name, sample_interval=self.sample_interval)
 
     def force_gc(self) -> GCResult:
         """Run a full collection now, take a sample after it, and return the stats.
