@@ -25,7 +25,7 @@ import attrs
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ASSET_NAMES", "CONTENT_SECURITY_POLICY", "PAGE", "Asset", "asset"]
+__all__ = ["ASSET_NAMES", "CONTENT_SECURITY_POLICY", "PAGE", "Asset", "asset", "prefers_html"]
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -84,3 +84,40 @@ def asset(name: str) -> Asset | None:
         return None
     body = resources.files(__name__).joinpath(name).read_bytes()
     return Asset(name, body, media_type)
+
+
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                return 0.0
+            return quality if 0.0 <= quality <= 1.0 else 0.0
+    return 1.0
+
+
+def prefers_html(accept: str | None) -> bool:
+    """True when an ``Accept`` header ranks ``text/html`` above ``application/json``.
+
+    A browser's navigation (``text/html,...,*/*;q=0.8``) prefers the page; no
+    header, ``*/*`` (curl), or a tie gets JSON, the API's default.
+    """
+    if not accept:
+        return False
+    kinds = {"html": ("text/html", "text/*"), "json": ("application/json", "application/*")}
+    specific: dict[str, float] = {}
+    wildcard = {"html": 0.0, "json": 0.0}
+    for media_range in accept.split(",")[:64]:
+        media_type, *parameters = media_range.split(";")
+        media_type = media_type.strip().lower()
+        quality = _quality(parameters)
+        for kind, (exact, family) in kinds.items():
+            if media_type == exact:
+                specific[kind] = max(specific.get(kind, 0.0), quality)
+            elif media_type in (family, "*/*"):
+                wildcard[kind] = max(wildcard[kind], quality)
+    # The most specific range that matches decides a type's quality (RFC 9110, 12.5.1).
+    html = specific.get("html", wildcard["html"])
+    return html > specific.get("json", wildcard["json"])
