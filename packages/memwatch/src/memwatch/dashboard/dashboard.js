@@ -308,7 +308,7 @@
     $("diff-summary").textContent = "Python objects counted: " + count(before.nodes) + " (" + before.size + ") → " +
       count(after.nodes) + " (" + after.size + "), change " + change.size + ": " + count(change.allocated_nodes) +
       " allocated, " + count(change.freed_nodes) + " freed" + (diff.partial ? " (partial census)" : "");
-    const types = (change.details || []).slice(0, 25).map((d) => {
+    const types = (change.details || []).slice(0, 15).map((d) => {
       const tr = document.createElement("tr");
       cell(tr, d.what, "what"); cell(tr, count(d["+"]), "num plus"); cell(tr, count(d["-"]), "num minus");
       cell(tr, d.size || size(d.size_bytes), "num");
