@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from memwatch.converter import dumps
+from contract import assert_valid
+from memwatch.converter import dumps, loads
 from memwatch.models import GCStats, LeakReport
-from memwatch.sample_window import SampleWindow
+from memwatch.sample_window import SampleSeries, SampleWindow
 from memwatch.watcher import Watcher
 from scripted import MIB, ScriptedProbe
 
@@ -41,6 +42,24 @@ def test_keeps_the_latest_samples_in_order(capacity, readings):
     assert list(zip(series.reading, series.baseline, strict=True)) == kept
     assert list(series.time) == sorted(series.time)
     assert len(series.time) == len(series.reading) == len(series.baseline)
+
+
+@given(
+    readings=st.lists(st.tuples(st.integers(0, 2**50), st.integers(0, 2**50)), max_size=30),
+    leaks=st.integers(0, 12),
+)
+def test_the_body_matches_its_schema_and_round_trips(readings, leaks):
+    """Any window's body is valid under sample_series.json and reads back equal."""
+    window = SampleWindow()
+    for n, (reading, baseline) in enumerate(readings):
+        window.add_stats(_stats(n * 1.5, reading, baseline))
+    for n in range(leaks):
+        moment = START + dt.timedelta(seconds=n)
+        window.add_leak(LeakReport(timestamp=moment, start=START, end=moment, growth=n, reason="r"))
+    series = window.series(probe="rss", sample_interval=1.5)
+    body = dumps(series)
+    assert_valid("sample_series", body)
+    assert loads(body, SampleSeries) == series
 
 
 def test_keeps_the_latest_leaks():
