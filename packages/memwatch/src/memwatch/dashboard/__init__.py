@@ -31,7 +31,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-"""The page's policy: nothing inline, nothing from another origin."""
+"""The page's policy, which allows nothing inline and nothing from another origin."""
 
 PAGE = "index.html"
 """The page's own file; the other assets are under ``ui/`` relative to it."""
