@@ -79,7 +79,7 @@ class SampleWindow:
         return len(self._samples)
 
     def add_stats(self, stats: GCStats) -> None:
-        """Keep one sample from a ``stats`` event (a listener for :meth:`memwatch.watcher.Watcher.on`)."""
+        """Keep one sample from a ``stats`` event (the watcher calls it for each one)."""
         if stats.timestamp is None:
             return
         moment = round(stats.timestamp.timestamp(), 3)
@@ -87,7 +87,7 @@ class SampleWindow:
             self._samples.append((moment, stats.current_base, stats.estimated_base))
 
     def add_leak(self, leak: LeakReport) -> None:
-        """Keep one leak report (a listener for :meth:`memwatch.watcher.Watcher.on`)."""
+        """Keep one leak report (the watcher calls it for each one)."""
         with self._lock:
             self._leaks.append(leak)
 
