@@ -36,7 +36,7 @@ class _Tags(HTMLParser):
 
 def _page() -> _Tags:
     parser = _Tags()
-    page = dashboard.asset(dashboard.PAGE)
+    page = dashboard.asset(dashboard.PAGE.name)
     assert page is not None
     parser.feed(page.body.decode())
     return parser
@@ -50,12 +50,14 @@ def test_every_asset_is_there_with_its_media_type():
         ".css": "text/css",
         ".LICENSE": "text/plain",
     }
-    for name in dashboard.ASSET_NAMES:
+    for file in dashboard.FILES:
+        name = file.name
         asset = dashboard.asset(name)
         assert asset is not None, name
         assert asset.body
         suffix = next(s for s in expected if name.endswith(s))
         assert asset.media_type.startswith(expected[suffix])
+        assert asset.media_type == file.media_type
         assert ("Content-Security-Policy", dashboard.CONTENT_SECURITY_POLICY) in asset.headers
 
 
@@ -108,7 +110,7 @@ def test_the_assets_reference_nothing_outside():
 
 def test_everything_is_under_the_budget():
     """The page and every asset together stay under 150 KB."""
-    total = sum(len(dashboard.asset(name).body) for name in dashboard.ASSET_NAMES)
+    total = sum(len(dashboard.asset(file.name).body) for file in dashboard.FILES)
     assert total < BUDGET, total
 
 

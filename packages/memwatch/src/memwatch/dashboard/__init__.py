@@ -18,14 +18,18 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 import attrs
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-__all__ = ["ASSET_NAMES", "CONTENT_SECURITY_POLICY", "PAGE", "Asset", "asset", "prefers_html"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "FILES",
+    "PAGE",
+    "Asset",
+    "DashboardFile",
+    "asset",
+    "prefers_html",
+]
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -33,22 +37,43 @@ CONTENT_SECURITY_POLICY = (
 )
 """The page's policy, which allows nothing inline and nothing from another origin."""
 
-PAGE = "index.html"
-"""The page's own file; the other assets are under ``ui/`` relative to it."""
+_JS = "text/javascript; charset=utf-8"
+_CSS = "text/css; charset=utf-8"
 
-_MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
-    {
-        "index.html": "text/html; charset=utf-8",
-        "dashboard.js": "text/javascript; charset=utf-8",
-        "dashboard.css": "text/css; charset=utf-8",
-        "uPlot.iife.min.js": "text/javascript; charset=utf-8",
-        "uPlot.min.css": "text/css; charset=utf-8",
-        "uPlot.LICENSE": "text/plain; charset=utf-8",
-    }
+
+@attrs.frozen
+class DashboardFile:
+    """One file of the dashboard and the route that serves it.
+
+    Attributes:
+        route: The route's name in :data:`memwatch.routes.ROUTES`.
+        path: Its path under the prefix, e.g. ``"/ui/dashboard.js"``.
+        name: The file's name in this package.
+        media_type: Its ``Content-Type``.
+    """
+
+    route: str
+    path: str
+    name: str
+    media_type: str
+
+
+PAGE = DashboardFile("dashboard", "/ui", "index.html", "text/html; charset=utf-8")
+"""The page; its script and styles are ``ui/...`` relative to it."""
+
+FILES: tuple[DashboardFile, ...] = (
+    PAGE,
+    DashboardFile("dashboard_script", "/ui/dashboard.js", "dashboard.js", _JS),
+    DashboardFile("dashboard_styles", "/ui/dashboard.css", "dashboard.css", _CSS),
+    DashboardFile("uplot_script", "/ui/uPlot.iife.min.js", "uPlot.iife.min.js", _JS),
+    DashboardFile("uplot_styles", "/ui/uPlot.min.css", "uPlot.min.css", _CSS),
+    DashboardFile(
+        "uplot_licence", "/ui/uPlot.LICENSE", "uPlot.LICENSE", "text/plain; charset=utf-8"
+    ),
 )
+"""Every file the dashboard serves, one route each; nothing else in this package is reachable."""
 
-ASSET_NAMES: tuple[str, ...] = tuple(_MEDIA_TYPES)
-"""Every file the dashboard serves; nothing else in this package is reachable."""
+_BY_NAME = MappingProxyType({file.name: file for file in FILES})
 
 
 @attrs.frozen
@@ -67,9 +92,8 @@ class Asset:
 
     @property
     def headers(self) -> tuple[tuple[str, str], ...]:
-        """The headers it is sent with (besides the HTTP layer's own)."""
+        """The headers it is sent with, besides ``Content-Type`` and the HTTP layer's own."""
         return (
-            ("Content-Type", self.media_type),
             ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
             ("Referrer-Policy", "no-referrer"),
             ("X-Frame-Options", "DENY"),
@@ -78,12 +102,12 @@ class Asset:
 
 @functools.cache
 def asset(name: str) -> Asset | None:
-    """The asset called ``name`` (read once), or ``None`` if the dashboard has none by that name."""
-    media_type = _MEDIA_TYPES.get(name)
-    if media_type is None:
+    """The file called ``name`` (read once), or ``None`` if the dashboard has none by that name."""
+    file = _BY_NAME.get(name)
+    if file is None:
         return None
     body = resources.files(__name__).joinpath(name).read_bytes()
-    return Asset(name, body, media_type)
+    return Asset(name, body, file.media_type)
 
 
 def _quality(parameters: list[str]) -> float:
