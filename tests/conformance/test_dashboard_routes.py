@@ -1,4 +1,4 @@
-"""The dashboard's routes on every adapter under real servers: the core answers, no framework code."""
+"""The dashboard's routes on every adapter under real servers, answered by the core."""
 
 from __future__ import annotations
 
