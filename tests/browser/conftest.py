@@ -101,19 +101,19 @@ def adapter(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def service(adapter: str) -> Iterator[Service]:
     """The leaking service under the adapter's real server, shared by a module's tests."""
-    with running_service(adapter) as served:
+    with running_service(adapter, tracemalloc=False) as served:
         yield served
 
 
 @pytest.fixture
 def fresh_service(adapter: str) -> Iterator[Service]:
     """A service of the test's own (the test makes it leak)."""
-    with running_service(adapter) as served:
+    with running_service(adapter, tracemalloc=False) as served:
         yield served
 
 
 @pytest.fixture
 def read_only_service(adapter: str) -> Iterator[Service]:
     """A service whose auth is read_only(bearer_token(...))."""
-    with running_service(adapter, auth="read-only") as served:
+    with running_service(adapter, auth="read-only", tracemalloc=False) as served:
         yield served

@@ -54,10 +54,17 @@ class Service:
 
 
 @contextlib.contextmanager
-def running_service(framework: str = "flask", auth: str = "token") -> Iterator[Service]:
-    """Start leaky_service.py and wait for its LISTENING line; stop it afterwards."""
+def running_service(
+    framework: str = "flask", auth: str = "token", *, tracemalloc: bool = True
+) -> Iterator[Service]:
+    """Start leaky_service.py and wait for its LISTENING line; stop it afterwards.
+
+    ``tracemalloc`` runs it with ``-X tracemalloc=1``, so its diffs name lines (and
+    everything it does is slower, as tracing from the start makes any service).
+    """
     env = {**os.environ, "MEMWATCH_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-X", "tracemalloc=1", str(SERVICE), "--framework", framework]
+    tracing = ["-X", "tracemalloc=1"] if tracemalloc else []
+    command = [sys.executable, *tracing, str(SERVICE), "--framework", framework]
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
             [*command, "--auth", auth, "--lifetime", "240"],

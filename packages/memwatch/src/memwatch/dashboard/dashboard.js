@@ -188,6 +188,7 @@
     const answer = await call("GET", withPid("/memory/samples"));
     if (!answer.ok || !answer.body) return;
     const body = answer.body;
+    if (body.probe && !state.chart) $("reading-label").textContent = PROBES[body.probe] || "heap reading (" + body.probe + ")";
     state.history = { time: body.time || [], reading: body.reading || [], baseline: body.baseline || [] };
     state.leaks = Array.isArray(body.leaks) ? body.leaks : [];
     if (typeof body.limit_bytes === "number") state.limit = body.limit_bytes;
@@ -390,8 +391,11 @@
   let timer = null;
   async function connect() {
     clearTimeout(timer);
-    if (!(await readIndex()) || !(await poll())) return;
-    await Promise.all([refreshSamples(), refreshProfiles(), refreshWorkers()]);
+    // All at once: the service that served this page has the index, status, samples and
+    // profiles routes; only /workers is asked for after the index says it exists.
+    const [indexed, answered] = await Promise.all([readIndex(), poll(), refreshSamples(), refreshProfiles()]);
+    if (!indexed || !answered) return;
+    await refreshWorkers();
     if (!state.samplesRoute) drawChart();
     let tick = 0;
     const loop = async () => {
