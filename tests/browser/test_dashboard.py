@@ -121,6 +121,7 @@ def test_profile_from_the_page_names_the_leaking_class(service, open_page):
     page.wait_for_selector("#types:not([hidden]) >> text=LeakyThing", timeout=30_000)
     assert "profile" in page.locator("#diff-source").inner_text()
     assert watched.errors == []
+    page.evaluate("() => document.getElementById('profiles-section').scrollIntoView()")
     _shoot(watched, "profile")
 
 
