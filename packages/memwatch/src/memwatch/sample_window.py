@@ -78,6 +78,13 @@ class SampleWindow:
         """The number of samples kept."""
         return len(self._samples)
 
+    def add(self, report: GCStats | LeakReport) -> None:
+        """Keep a stats event as a sample, or a leak report (the watcher calls it for each)."""
+        if isinstance(report, LeakReport):
+            self.add_leak(report)
+        else:
+            self.add_stats(report)
+
     def add_stats(self, stats: GCStats) -> None:
         """Keep one sample from a ``stats`` event (the watcher calls it for each one)."""
         if stats.timestamp is None:

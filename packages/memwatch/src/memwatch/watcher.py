@@ -334,12 +334,9 @@ class Watcher:
         Several leak events in one batch are one growth: they fire one trigger.
         """
         for report in reports:
-            if isinstance(report, LeakReport):
-                self._window.add_leak(report)
-                self._listeners.emit("leak", report, self._errors.note)
-            else:
-                self._window.add_stats(report)
-                self._listeners.emit("stats", report, self._errors.note)
+            self._window.add(report)
+            name = "leak" if isinstance(report, LeakReport) else "stats"
+            self._listeners.emit(name, report, self._errors.note)
         if self.auto_capture and leaks:
             self._capture.trigger("leak", seconds=self.capture_seconds)
 
