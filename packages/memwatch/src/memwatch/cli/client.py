@@ -30,12 +30,16 @@ class ApiError(Exception):
 
     Attributes:
         status: The HTTP status when the service answered, else ``None``.
+        retry_after: Seconds a 429 says to wait before trying again, else ``None``.
     """
 
-    def __init__(self, message: str, status: int | None = None) -> None:
-        """Keep the message and the status."""
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        """Keep the message, the status and the wait."""
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 class Answer(NamedTuple):
@@ -206,6 +210,8 @@ def _refusal(client: ApiClient, status: int, body: Any, headers: dict[str, str])
             else "Check the token (--token or MEMWATCH_TOKEN) and the service's auth choice."
         )
         return ApiError(f"{client.base_url} refused access ({status} {phrase}): {detail} {hint}")
-    if status == 429 and "retry-after" in headers:
+    retry_after = None
+    if status == 429 and headers.get("retry-after", "").isdigit():
+        retry_after = float(headers["retry-after"])
         detail = f"{detail} Try again in {headers['retry-after']}s."
-    return ApiError(f"{status} {phrase}: {detail}".strip(), status)
+    return ApiError(f"{status} {phrase}: {detail}".strip(), status, retry_after)

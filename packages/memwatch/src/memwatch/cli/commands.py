@@ -120,9 +120,9 @@ def _watch(client: ApiClient, args: argparse.Namespace, console: Console) -> int
 def _profile(client: ApiClient, args: argparse.Namespace, console: Console) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
 
-    started = client.post("/memoryProfile").body
-    profile_id = started["id"]
     progress_console = Console(stderr=True)
+    started = _start_profile(client, progress_console)
+    profile_id = started["id"]
     columns = (
         TextColumn(f"profile {profile_id}"),
         BarColumn(),
@@ -144,6 +144,23 @@ def _profile(client: ApiClient, args: argparse.Namespace, console: Console) -> i
     else:
         console.print(render.profile_view(ended))
     return EXIT_OK
+
+
+_BUSY_WAIT_LIMIT = 60.0
+
+
+def _start_profile(client: ApiClient, console: Console) -> Any:
+    """Start a profile; while another census runs (429), wait as told, up to a minute."""
+    waited = 0.0
+    while True:
+        try:
+            return client.post("/memoryProfile").body
+        except ApiError as exc:  # noqa: PERF203 - one attempt per census that held us up
+            if exc.retry_after is None or waited + exc.retry_after > _BUSY_WAIT_LIMIT:
+                raise
+            console.print(f"a census is running in the service; starting in {exc.retry_after:g}s")
+            time.sleep(exc.retry_after)
+            waited += exc.retry_after
 
 
 def _list(client: ApiClient, args: argparse.Namespace, console: Console) -> int:
