@@ -7,7 +7,7 @@ import re
 import pytest
 
 from memwatch.auth import allow_all
-from memwatch.http import JSON, ROUTES, MemwatchAPI, Request
+from memwatch.http import ROUTES, MemwatchAPI, Request
 from memwatch.routes import Route, resolve
 from memwatch.schemas import SCHEMA_NAMES
 from memwatch.watcher import Watcher
