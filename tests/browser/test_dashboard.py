@@ -118,8 +118,9 @@ def test_profile_from_the_page_names_the_leaking_class(service, open_page):
         stop.set()
         thread.join()
     running.first.locator("button", has_text="end").click()
-    page.wait_for_selector("#types:not([hidden]) >> text=LeakyThing", timeout=30_000)
-    assert "profile" in page.locator("#diff-source").inner_text()
+    page.wait_for_selector("#diff-source >> text=profile", timeout=30_000)
+    assert "LeakyThing" in page.locator("#types").inner_text()
+    assert page.locator("#types").is_visible()
     assert watched.errors == []
     page.evaluate("() => document.getElementById('profiles-section').scrollIntoView()")
     _shoot(watched, "profile")

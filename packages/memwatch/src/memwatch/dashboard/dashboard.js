@@ -254,8 +254,8 @@
     const answer = await call("POST", "/memoryProfile/" + encodeURIComponent(id) + "/end");
     if (!answer.ok) return refused(answer);
     say("profile " + id + " " + answer.body.state + ".");
+    selectProfile(answer.body);  // before any await: a status poll must not show its own diff
     await refreshProfiles();
-    selectProfile(answer.body);
   }
 
   async function deleteProfile(id) {
