@@ -44,9 +44,17 @@ STATUS = {
             "retention": [
                 {
                     "what": "app.LeakyThing",
-                    "share": 0.95,
-                    "root": "app.SESSIONS",
-                    "path": ["[item]"],
+                    "sampled": 20,
+                    "paths": [{"root": "app.SESSIONS", "edges": ["[item]"], "share": 0.95}],
+                }
+            ],
+            "untracked": [
+                {
+                    "what": "dict",
+                    "holder": "app.CACHE",
+                    "items": 1200,
+                    "size": "1.2 mb",
+                    "untracked_types": ["str", "bytes"],
                 }
             ],
         },
@@ -101,8 +109,9 @@ def test_diff_hides_library_lines_and_shows_retention():
     assert "app.py:35" in text
     assert "__init__.py:246" not in text
     assert "1 line in libraries or memwatch not shown" in text
-    assert "app.SESSIONS → [item]" in text
+    assert "app.SESSIONS [item]" in text
     assert "95%" in text
+    assert "untracked data: app.CACHE (dict): +1,200 items, +1.2 mb of str, bytes" in text
 
 
 def test_brackets_in_names_are_text_not_markup():

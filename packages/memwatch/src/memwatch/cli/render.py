@@ -230,48 +230,47 @@ def _sites_table(sites: Sequence[JSON], hidden: int, limit: int) -> Group:
     for site in sites[:limit]:
         file, line = str(site.get("file", "?")), int(site.get("line", 0))
         code = linecache.getline(file, line).strip() if line else ""
+        if site.get("library"):
+            code = f"{code}   (in {site['library']})"
         size = str(site.get("size", _size(site.get("size_bytes"))))
         _add(table, f"{PurePath(file).name}:{line}", size, _signed(int(site.get("count", 0))), code)
     return _titled("lines holding the growth (allocation sites, tracemalloc)", table, note)
 
 
-def _path_text(path: Any) -> str:
-    if isinstance(path, str):
-        return path
-    if isinstance(path, Sequence):
-        steps = (
-            str(s.get("name") or s.get("edge") or s) if isinstance(s, Mapping) else str(s)
-            for s in path
-        )
-        return " → ".join(steps)
-    return str(path)
+def _path_line(path: Mapping[str, Any]) -> str:
+    """``app.SESSIONS [item]``: the root, then each edge, as the retention search names them."""
+    return " ".join([str(path.get("root", "?")), *map(str, path.get("edges", ()))])
 
 
 def retention_view(retention: Any, limit: int = 5) -> Group | None:
-    """Retention paths (who keeps the new objects alive), when the diff has them."""
-    entries = retention if isinstance(retention, Sequence) else (retention or {}).get("paths", [])
+    """Who keeps the new objects alive (retention paths), when the diff has them."""
+    entries = [e for e in (retention or ()) if isinstance(e, Mapping)]
     if not entries:
         return None
     table = Table(box=None)
     table.add_column("type", no_wrap=True)
     table.add_column("share", justify="right")
     table.add_column("path from a root")
-    for entry in list(entries)[:limit]:
-        if not isinstance(entry, Mapping):
-            _add(table, "", "", str(entry))
-            continue
-        share = entry.get("share")
-        shown = f"{share:.0%}" if isinstance(share, float) else str(entry.get("samples", ""))
-        path = entry.get("path", entry.get("steps", ""))
-        root = entry.get("root")
-        text = _path_text(path)
-        _add(
-            table,
-            str(entry.get("what", entry.get("type", ""))),
-            shown,
-            f"{root} → {text}" if root and text else str(root or text),
+    for entry in entries[:limit]:
+        for path in list(entry.get("paths", ()))[:2]:
+            share = path.get("share")
+            shown = f"{share:.0%}" if isinstance(share, int | float) else ""
+            _add(table, str(entry.get("what", "")), shown, _path_line(path))
+    return _titled("who holds the new objects (retention paths, sampled)", table)
+
+
+def _untracked_lines(untracked: Any) -> list[RenderableType]:
+    lines: list[RenderableType] = []
+    for grown in [g for g in (untracked or ()) if isinstance(g, Mapping)][:3]:
+        holder = grown.get("holder") or grown.get("what", "?")
+        kinds = ", ".join(grown.get("untracked_types", ())) or "nothing untracked"
+        lines.append(
+            Text(
+                f"untracked data: {holder} ({grown.get('what', '?')}): "
+                f"+{grown.get('items', 0):,} items, +{grown.get('size', '?')} of {kinds}"
+            )
         )
-    return _titled("why alive (retention paths)", table)
+    return lines
 
 
 def diff_view(diff: JSON, limit: int = 10) -> RenderableType:
@@ -295,6 +294,7 @@ def diff_view(diff: JSON, limit: int = 10) -> RenderableType:
     retention = retention_view(change.get("retention"))
     if retention is not None:
         parts.append(retention)
+    parts += _untracked_lines(change.get("untracked"))
     return Group(*parts)
 
 
@@ -316,6 +316,9 @@ def profile_view(profile: JSON, limit: int = 10) -> RenderableType:
         parts.append(Text(f"failed: {profile['error']}", style="red"))
     if profile.get("state") == "complete":
         parts.append(diff_view(profile.get("lastDiff", {}), limit))
+    verdict = (profile.get("verdict") or {}).get("text")
+    if verdict:
+        parts.append(Text(f"verdict: {verdict}", style="bold"))
     return Group(*parts)
 
 

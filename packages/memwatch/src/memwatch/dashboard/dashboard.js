@@ -291,11 +291,6 @@
     return true;
   }
 
-  function pathText(path) {
-    if (Array.isArray(path)) return path.map((s) => (s && typeof s === "object" ? s.name || s.edge || JSON.stringify(s) : String(s))).join(" → ");
-    return path == null ? "" : String(path);
-  }
-
   function showDiff(diff, source) {
     diff = diff || {};
     const change = diff.change || {};
@@ -323,6 +318,7 @@
       const tr = document.createElement("tr");
       cell(tr, String(s.file || "?").split(/[\\/]/).pop() + ":" + s.line, "what");
       cell(tr, s.size || size(s.size_bytes), "num"); cell(tr, signed(s.count || 0), "num");
+      cell(tr, s.library ? "in " + s.library : "", "what");
       tr.title = String(s.file || "");
       return tr;
     });
@@ -330,16 +326,17 @@
     $("sites").hidden = sites.length === 0;
     $("sites-hidden").hidden = all.length === kept.length;
     $("sites-hidden").textContent = (all.length - kept.length) + " lines in libraries or memwatch not shown.";
-    const retention = Array.isArray(change.retention) ? change.retention : ((change.retention || {}).paths || []);
-    const paths = retention.slice(0, 10).map((entry) => {
-      const tr = document.createElement("tr");
-      if (!entry || typeof entry !== "object") { cell(tr, ""); cell(tr, ""); cell(tr, String(entry)); return tr; }
-      const share = typeof entry.share === "number" ? Math.round(entry.share * 100) + "%" : String(entry.samples ?? "");
-      const path = pathText(entry.path ?? entry.steps);
-      cell(tr, String(entry.what || entry.type || ""), "what"); cell(tr, share, "num");
-      cell(tr, entry.root && path ? entry.root + " → " + path : String(entry.root || path), "what");
-      return tr;
-    });
+    const retention = Array.isArray(change.retention) ? change.retention : [];
+    const paths = [];
+    for (const entry of retention.slice(0, 8)) {
+      for (const path of (entry && Array.isArray(entry.paths) ? entry.paths : []).slice(0, 2)) {
+        const tr = document.createElement("tr");
+        const share = typeof path.share === "number" ? Math.round(path.share * 100) + "%" : "";
+        cell(tr, String(entry.what || ""), "what"); cell(tr, share, "num");
+        cell(tr, [path.root || "?"].concat(Array.isArray(path.edges) ? path.edges : []).join(" "), "what");
+        paths.push(tr);
+      }
+    }
     $("retention").tBodies[0].replaceChildren(...paths);
     $("retention").hidden = paths.length === 0;
   }
