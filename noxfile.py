@@ -72,8 +72,8 @@ def dev(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """A leaking service, found and explained by memwatch."""
-    session.install(*PACKAGES)
+    """A leaking service, found and explained by memwatch (printed by the CLI's renderer)."""
+    session.install(*PACKAGES, f"{CORE}[cli]")
     session.run("python", "examples/demo.py", *session.posargs)
 
 
@@ -107,3 +107,21 @@ def hardening(session: nox.Session) -> None:
     session.install(*PACKAGES)
     args = session.posargs or ["-m", "slow or not slow"]
     session.run("pytest", "tests/hardening", "-s", "-p", "no:cacheprovider", *args)
+
+
+@nox.session
+def screenshots(session: nox.Session) -> None:
+    """Retake the dashboard's screenshots in docs/_static (1280x800, Debian's chromium)."""
+    session.install(*_group("tests"), *_group("conformance"), *_group("browser"))
+    session.install(*PACKAGES)
+    out = ROOT / "docs" / "_static"
+    out.mkdir(exist_ok=True)
+    session.run(
+        "pytest",
+        "tests/browser",
+        "-k",
+        "flask",
+        "-p",
+        "no:cacheprovider",
+        env={"MEMWATCH_SCREENSHOTS": str(out)},
+    )

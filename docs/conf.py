@@ -58,7 +58,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(datetime|collections|typing|types|threading|pathlib|ipaddress)(\..*)?"),
     (r"py:.*", r"(gc|sys|os|tracemalloc|contextlib|email|http|asyncio)(\..*)?"),
-    (r"py:.*", r"(attrs?|cattrs?|flask|fastapi|starlette|tornado|werkzeug|jsonschema)(\..*)?"),
+    (r"py:.*", r"(attrs?|cattrs?|flask|fastapi|starlette|tornado|werkzeug|jsonschema|rich)(\..*)?"),
     (r"py:.*", r"(_dt|_typeshed|TracebackType|Mapping|Callable|Iterable|Iterator|Sequence)(\..*)?"),
     (r"py:class", r"(Any|Literal|TypeAlias|Protocol|Exception|LookupError|ValueError)"),
     (r"py:class", r"(Path|NoneType|Awaitable|Coroutine|Lock|RLock|Event|APIRouter|URLSpec|Rule)"),

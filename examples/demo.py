@@ -9,14 +9,15 @@ allocates it, who holds it, and which layer of memory grows. It stops its
 server and finishes within four minutes.
 
 Run it with ``python3 -m nox -s demo`` (it installs the packages first), or
-``python examples/demo.py`` where memwatch and memwatch-flask are installed.
+``python examples/demo.py`` where memwatch (with its ``cli`` extra) and
+memwatch-flask are installed. It prints with the ``memwatch`` command's own
+renderer (:mod:`memwatch.cli.render`), so what it shows is what
+``memwatch status`` and ``memwatch show`` show.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import linecache
 import os
 import secrets
 import socket
@@ -30,6 +31,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.text import Text
+
+from memwatch.cli import render
+from memwatch.cli.client import ApiClient
+
 HERE = Path(__file__).resolve().parent
 APP = HERE / "flask_app.py"
 LEAK_ROUTE_RATE = 10.0  # /leak requests a second: about 1.2 MB/s of LeakyThing objects
@@ -41,29 +48,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def size(n: float) -> str:
-    """Bytes as memwatch prints them (the demo needs no import of memwatch itself)."""
-    for unit, scale in (("mb", 1024 * 1024), ("kb", 1024)):
-        if abs(n) > scale:
-            return f"{n / scale:.2f}".rstrip("0").rstrip(".") + f" {unit}"
-    return f"{int(n)} bytes"
-
-
 class Client:
-    """A tiny HTTP client for the service and its memwatch API (stdlib only)."""
+    """The service's own routes (stdlib), and its memwatch API through the CLI's client."""
 
     def __init__(self, base: str, token: str) -> None:
         self.base = base
-        self.auth = {"Authorization": f"Bearer {token}"}
+        self.memwatch = ApiClient(base, token=token)
 
-    def get(self, path: str, *, auth: bool = False, timeout: float = 10.0) -> Any:
-        request = urllib.request.Request(self.base + path, headers=self.auth if auth else {})  # noqa: S310 - loopback only
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body = response.read()
-        return json.loads(body) if auth else body
+    def get(self, path: str, *, timeout: float = 10.0) -> bytes:
+        with urllib.request.urlopen(self.base + path, timeout=timeout) as response:  # noqa: S310 - loopback only
+            return bytes(response.read())
 
     def api(self, path: str) -> Any:
-        return self.get("/ah" + path, auth=True)
+        return self.memwatch.get(path).body
 
 
 class Traffic:
@@ -124,49 +121,18 @@ def wait_until_up(client: Client, server: subprocess.Popen[bytes], deadline: flo
     raise RuntimeError("the server did not come up in time")
 
 
+CONSOLE = Console(highlight=False, soft_wrap=True)
+
+
 def print_leak(status: dict[str, Any], elapsed: float) -> None:
-    leak, process = status["lastLeak"], status["process"]
-    print(f"\nLEAK reported {elapsed:.0f}s after the service started (pid {process['pid']})")
-    print(f"  reason : {leak['reason']}")
-    print(f"  growth : {size(leak['growth'])} of heap baseline, {leak['start']} .. {leak['end']}")
+    pid = status["process"]["pid"]
+    CONSOLE.print(f"\nLEAK reported {elapsed:.0f}s after the service started (pid {pid})")
+    CONSOLE.print(Text("  ") + render.leak_line(status["lastLeak"]))
 
 
 def print_profile(profile: dict[str, Any]) -> None:
-    diff = profile["lastDiff"]
-    change = diff["change"]
-    print(
-        f"\nAuto-captured profile {profile['id']} (trigger: {profile['trigger']}, "
-        f"{profile['started']} .. {profile['ended']})"
-    )
-    print(
-        f"  heap {diff['before']['size']} -> {diff['after']['size']} "
-        f"({change['size']}): {change['allocated_nodes']:,} objects allocated, "
-        f"{change['freed_nodes']:,} freed"
-    )
-    print(f"\n  {'type':<34}{'+':>9}{'-':>9}{'size':>13}")
-    for detail in change["details"][:6]:
-        print(f"  {detail['what']:<34}{detail['+']:>9,}{detail['-']:>9,}{detail['size']:>13}")
-    sites = change["allocation_sites"]
-    if sites:
-        print("\n  lines that allocated what is still alive (the capture's tracing window):")
-        for site in sites[:3]:
-            where = f"{Path(site['file']).name}:{site['line']}"
-            code = linecache.getline(site["file"], site["line"]).strip()
-            inside = f"   (in {site['library']})" if site["library"] else ""
-            print(f"  {where:<22}{site['size']:>11}  {site['count']:>+8,} blocks   {code}{inside}")
-    if change["retention"]:
-        print("\n  who holds the new objects (sampled):")
-        for entry in change["retention"][:3]:
-            path = entry["paths"][0]
-            text = " ".join([path["root"], *path["edges"]])
-            print(f"  {entry['what']:<34}{path['share']:>5.0%}  {text}")
-    for grown in change["untracked"][:2]:
-        holder = grown["holder"] or grown["what"]
-        print(
-            f"\n  untracked data: {holder} ({grown['what']}): +{grown['items']:,} items, "
-            f"+{grown['size']} of {', '.join(grown['untracked_types']) or 'nothing untracked'}"
-        )
-    print(f"\n  verdict: {profile['verdict']['text']}")
+    CONSOLE.print("\nAuto-captured profile (trigger: leak):")
+    CONSOLE.print(render.profile_view(profile, limit=6))
 
 
 def main() -> int:
@@ -180,7 +146,9 @@ def main() -> int:
     deadline = started + args.timeout
     print("memwatch demo: a Flask service that leaks, found and explained by memwatch")
     print(f"  service : {APP.name} on http://127.0.0.1:{port} (werkzeug, default settings)")
-    print("  traffic : GET /leak keeps 100 LeakyThing per request; GET /healthy keeps none\n")
+    print("  traffic : GET /leak keeps 100 LeakyThing per request; GET /healthy keeps none")
+    print("  figures : the heap reading (named by its probe), the detector's baseline of it,")
+    print("            and in a diff the Python objects a census counted\n")
 
     with tempfile.TemporaryFile() as log:
         server = start_server(port, token, log)
@@ -201,7 +169,6 @@ def main() -> int:
 
 
 def watch(client: Client, started: float, deadline: float) -> int:
-    print(f"  {'time':>5}  {'requests':>8}  {'heap now':>10}  {'baseline':>10}  last event")
     leak_seen = False
     with Traffic(client) as traffic:
         next_report = time.monotonic()
@@ -210,10 +177,8 @@ def watch(client: Client, started: float, deadline: float) -> int:
             elapsed = time.monotonic() - started
             if time.monotonic() >= next_report and not leak_seen:
                 sent = sum(traffic.sent.values())
-                print(
-                    f"  {elapsed:>4.0f}s  {sent:>8}  {size(status['watcher']['heap_bytes']):>10}"
-                    f"  {size(status['lastGC']['estimated_base']):>10}  {status['lastEvent']}"
-                )
+                row = Text(f"  {elapsed:>4.0f}s  {sent:>6} requests  ")
+                CONSOLE.print(row + render.reading_line(status))
                 next_report += 5
             if not leak_seen and status["lastLeak"]["timestamp"]:
                 leak_seen = True

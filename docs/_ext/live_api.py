@@ -13,6 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from memwatch.auth import allow_all, bearer_token, read_only
+from memwatch.dashboard import FILES
 from memwatch.http import MemwatchAPI, Request, Response
 from memwatch.schemas import load_schema
 from memwatch.watcher import Watcher
@@ -29,6 +30,9 @@ ORDER = (
     ("DELETE", "/memoryProfile/{id}", ""),
     ("GET", "/workers", ""),
     ("GET", "/metrics", ""),
+    ("GET", "/memory/samples", ""),
+    ("GET", "/", ""),
+    *(("GET", file.path, "") for file in FILES),
 )
 
 
@@ -73,7 +77,7 @@ def exercise(
                 messages.append(f"{what} answered {response.status}, documented {doc['status']}")
                 continue
             if not doc["bodies"]:
-                continue  # a text body (the metrics' exposition): no JSON schema to check
+                continue  # a text body (the metrics' exposition, the dashboard's files)
             body = response.json()
             if template == "/memoryProfile":
                 profile_id = body["id"]

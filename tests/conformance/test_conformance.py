@@ -118,7 +118,7 @@ def test_read_only_refuses_writes_with_403(serve, watcher):
     _problem(server.client.post("/ah/memory/gc", headers=AUTH_HEADERS), 403)
 
 
-@pytest.mark.parametrize("path", ["/ah/memoryProfile/nosuchid", "/ah/nosuchroute", "/ah/"])
+@pytest.mark.parametrize("path", ["/ah/memoryProfile/nosuchid", "/ah/nosuchroute", "/ah/ui/nope"])
 def test_unknown_id_or_path_is_404(server, path):
     """An unknown profile id, or an unknown path under the prefix, is a 404 problem."""
     _problem(server.client.get(path, headers=AUTH_HEADERS), 404)

@@ -67,6 +67,18 @@ def _metadata(wheel: Path) -> Message:
         return email.parser.BytesParser().parsebytes(zf.read(name))
 
 
+def test_core_wheel_ships_the_dashboard(dist_dir):
+    """Every file of the dashboard (page, script, styles, uPlot and its licence) is in the wheel."""
+    source = PACKAGES / "memwatch" / "src" / "memwatch" / "dashboard"
+    expected = {p.name for p in source.iterdir() if p.is_file() and p.suffix != ".pyc"}
+    assert {"index.html", "dashboard.js", "uPlot.iife.min.js", "uPlot.LICENSE"} <= expected
+    with zipfile.ZipFile(_wheel(dist_dir, "memwatch")) as zf:
+        shipped = {
+            n.rsplit("/", 1)[1] for n in zf.namelist() if n.startswith("memwatch/dashboard/")
+        }
+    assert shipped == expected
+
+
 @pytest.mark.parametrize("dist", DISTRIBUTIONS)
 def test_each_distribution_builds_one_sdist_and_one_pure_wheel(dist_dir, dist):
     """python -m build yields exactly one sdist and one py3-none-any wheel per distribution."""

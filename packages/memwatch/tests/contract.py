@@ -44,6 +44,8 @@ SCHEMA_FOR_BODY = {
     "Message": "message",
     "GCResult": "gc_result",
     "Problem": "problem",
+    "SampleSeries": "sample_series",
+    "RouteIndex": "index",
 }
 """Which schema describes each top-level model (by class name)."""
 

@@ -16,6 +16,7 @@ from contract import PROBLEM_CONTENT_TYPE, assert_common_headers, assert_problem
 from memwatch import http
 from memwatch import watcher as watcher_module
 from memwatch.auth import Denial, allow_all, bearer_token, loopback_only, read_only
+from memwatch.dashboard import FILES
 from memwatch.http import JSON, ROUTES, MemwatchAPI, Request, Response, Route
 from memwatch.store import MemoryProfileStore
 from memwatch.watcher import Watcher
@@ -125,7 +126,7 @@ def test_repr_shows_the_choice_but_not_the_secret() -> None:
 
 
 def test_route_table() -> None:
-    """ROUTES holds the contract's routes (the workers' two included); censuses and gc are heavy."""
+    """ROUTES holds the contract's, the workers' and the dashboard's routes; censuses are heavy."""
     assert {(r.method, r.template) for r in ROUTES} == {
         ("GET", "/memoryProfile/status"),
         ("GET", "/memoryProfile/{id}"),
@@ -136,8 +137,17 @@ def test_route_table() -> None:
         ("GET", "/workers"),
         ("GET", "/metrics"),
         ("POST", "/memory/gc"),
+        ("GET", "/memory/samples"),
+        ("GET", "/"),
+        ("GET", "/ui"),
+        ("GET", "/ui/dashboard.js"),
+        ("GET", "/ui/dashboard.css"),
+        ("GET", "/ui/uPlot.iife.min.js"),
+        ("GET", "/ui/uPlot.min.css"),
+        ("GET", "/ui/uPlot.LICENSE"),
     }
-    assert len({r.name for r in ROUTES}) == 9
+    assert len({r.name for r in ROUTES}) == len(ROUTES)
+    assert {r.name for r in ROUTES if r.public} == {f.route for f in FILES}
     assert {r.name for r in ROUTES if r.heavy} == {"start_profile", "end_profile", "force_gc"}
     assert Route("POST", "/memoryProfile/{id}/end", "x").segments == (
         "memoryProfile",
@@ -367,8 +377,10 @@ def test_head_is_get_without_a_body(api: MemwatchAPI) -> None:
     ("method", "path"),
     [
         ("GET", "/ah"),
-        ("GET", "/ah/"),
         ("GET", "/ah/nope"),
+        ("GET", "/ah/ui/"),
+        ("GET", "/ah/ui/VENDORED.md"),
+        ("GET", "/ah/ui/__init__.py"),
         ("GET", "/ah/memory/"),
         ("GET", "/ah/memoryProfile/abc/def"),
         ("POST", "/ah/memoryProfile/abc/stop"),

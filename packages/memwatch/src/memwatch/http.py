@@ -19,7 +19,9 @@ loop.
 Decisions the contract leaves open, and what this layer does:
 
 - Auth runs before routing, so an unauthorized client learns nothing about
-  which paths exist (404 outside the prefix excepted).
+  which paths exist (404 outside the prefix excepted), except for the
+  dashboard's static files (``public`` rows, and ``GET {prefix}/`` for a client
+  that prefers HTML): they hold no data and a browser cannot send a token.
 - ``HEAD`` works on every GET route: the GET's status and headers, no body.
   ``OPTIONS`` answers 204 with ``Allow`` and no body (so no ``Content-Type``).
 - Request bodies are never read: no route takes one, adapters leave them
@@ -39,6 +41,7 @@ Decisions the contract leaves open, and what this layer does:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -46,16 +49,18 @@ import re
 import threading
 from http import HTTPStatus
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
 
 import attrs
 
 from memwatch.auth import Authorizer, authorize
 from memwatch.converter import dumps
+from memwatch.dashboard import FILES, PAGE, DashboardFile, asset, prefers_html
 from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
 from memwatch.host_api import ERRORS as HOST_ERRORS
 from memwatch.host_api import metrics, pid_query, problem_for, profile_lines, status, workers
+from memwatch.index import route_index
 from memwatch.models import Message, Problem, ProfileList
+from memwatch.query import BadQueryError, flag, quote
 from memwatch.routes import ROUTES, QueryParameter, Resource, Route, resolve
 from memwatch.wire import JSON, PROBLEM_JSON, Request, Response
 
@@ -80,8 +85,6 @@ __all__ = [
 logger = logging.getLogger("memwatch")
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_QUOTE_LIMIT = 64
-_MAX_QUERY_FIELDS = 64
 _MAX_RETRY_AFTER = 3600
 
 _AUTH_CHOICES = """\
@@ -102,54 +105,13 @@ class _Answer:
 
     body: object
     headers: tuple[tuple[str, str], ...] = ()
-
-
-def _quote(text: str) -> str:
-    """``repr`` of at most the first 64 characters: details never echo megabytes back."""
-    if len(text) > _QUOTE_LIMIT:
-        return f"{text[:_QUOTE_LIMIT]!r}... ({len(text)} characters)"
-    return repr(text)
+    media_type: str | None = None  # None: the route's own
 
 
 def _retry_after(seconds: float) -> str:
     if not math.isfinite(seconds):
         return str(_MAX_RETRY_AFTER) if seconds > 0 else "1"
     return str(min(_MAX_RETRY_AFTER, max(1, math.ceil(seconds))))
-
-
-class _BadRequestError(Exception):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
-def _flag(query: str, parameter: str) -> bool:
-    """The boolean query parameter ``parameter`` (``true``/``false``/``1``/``0``); absent: False."""
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=_MAX_QUERY_FIELDS)
-    except ValueError:
-        raise _BadRequestError(
-            f"The query string has more than {_MAX_QUERY_FIELDS} parameters."
-        ) from None
-    chosen: dict[bool, str] = {}
-    for name, value in pairs:
-        if name != parameter:
-            continue
-        lowered = value.lower()
-        if lowered in ("true", "1"):
-            chosen.setdefault(True, value)
-        elif lowered in ("false", "0"):
-            chosen.setdefault(False, value)
-        else:
-            raise _BadRequestError(
-                f"Query parameter {parameter!r} must be true, false, 1 or 0; got {_quote(value)}."
-            )
-    if len(chosen) > 1:
-        raise _BadRequestError(
-            f"Query parameter {parameter!r} was given conflicting values: "
-            f"{_quote(chosen[True])} and {_quote(chosen[False])}."
-        )
-    return True in chosen
 
 
 class MemwatchAPI:
@@ -202,6 +164,9 @@ class MemwatchAPI:
             "force_gc": self._force_gc,
             "workers": self._workers,
             "metrics": self._metrics,
+            "samples": self._samples,
+            "index": self._index,
+            **{file.route: functools.partial(self._file, file) for file in FILES},
         }
 
     def __repr__(self) -> str:
@@ -304,8 +269,8 @@ class MemwatchAPI:
                 self._internal_errors += 1
             logger.exception(
                 "memwatch: unexpected error answering %s %s",
-                _quote(request.method),
-                _quote(request.path),
+                quote(request.method),
+                quote(request.path),
             )
             response = self._problem(
                 500, "memwatch failed to answer this request; the server log has details."
@@ -318,13 +283,15 @@ class MemwatchAPI:
     def _dispatch(self, request: Request) -> Response:
         segments = self._relative(request.path)
         if segments is None:
-            return self._problem(404, f"No memwatch route matches {_quote(request.path)}.")
-        denial = authorize(self._auth, request)
+            return self._problem(404, f"No memwatch route matches {quote(request.path)}.")
+        resolved = resolve(segments)
+        route = resolved[0].methods.get(request.method) if resolved else None
+        public = route is not None and (route.public or self._wants_page(route, request))
+        denial = None if public else authorize(self._auth, request)
         if denial is not None:
             return self._problem(denial.status, denial.detail, denial.headers)
-        resolved = resolve(segments)
         if resolved is None:
-            return self._problem(404, f"No memwatch route matches {_quote(request.path)}.")
+            return self._problem(404, f"No memwatch route matches {quote(request.path)}.")
         return self._dispatch_resource(request, *resolved)
 
     def _dispatch_resource(
@@ -336,21 +303,21 @@ class MemwatchAPI:
         if route is None:
             return self._problem(
                 405,
-                f"{_quote(request.method)} is not allowed here; allowed: {resource.allow[0][1]}.",
+                f"{quote(request.method)} is not allowed here; allowed: {resource.allow[0][1]}.",
                 resource.allow,
             )
         profile_id = params.get("id")
         if profile_id is not None and not _ID_PATTERN.fullmatch(profile_id):
-            return self._problem(404, f"No memory profile with id {_quote(profile_id)}.")
+            return self._problem(404, f"No memory profile with id {quote(profile_id)}.")
         return self._run(route, request, params)
 
     def _run(self, route: Route, request: Request, params: dict[str, str]) -> Response:
         try:
             answer = self._handlers[route.name](request, params)
-        except _BadRequestError as exc:
+        except BadQueryError as exc:
             return self._problem(400, exc.detail)
         except ProfileNotFoundError as exc:
-            return self._problem(404, f"No memory profile with id {_quote(exc.profile_id)}.")
+            return self._problem(404, f"No memory profile with id {quote(exc.profile_id)}.")
         except ProfileConflictError as exc:
             return self._problem(409, f"{exc}.")
         except CensusBusyError as exc:
@@ -358,7 +325,8 @@ class MemwatchAPI:
         except HOST_ERRORS as exc:
             return self._problem(*problem_for(exc))
         body = answer.body if isinstance(answer.body, bytes) else dumps(answer.body)
-        return Response(route.status, self._headers(route.media_type, answer.headers), body)
+        media_type = answer.media_type or route.media_type
+        return Response(route.status, self._headers(media_type, answer.headers), body)
 
     def _status(self, request: Request, _params: dict[str, str]) -> _Answer:
         return _Answer(status(self.watcher, pid_query(request.query)))
@@ -371,13 +339,13 @@ class MemwatchAPI:
         return _Answer(Message(f"Deleted profile {params['id']}"))
 
     def _list_profiles(self, request: Request, _params: dict[str, str]) -> _Answer:
-        if _flag(request.query, "details"):
+        if flag(request.query, "details"):
             return _Answer(ProfileList(memory_profiles=tuple(self.watcher.list_profiles())))
         return _Answer(profile_lines(self.watcher))
 
     def _start_profile(self, request: Request, _params: dict[str, str]) -> _Answer:
         profile = self.watcher.start_profile(
-            pid_query(request.query), trace=_flag(request.query, "trace")
+            pid_query(request.query), trace=flag(request.query, "trace")
         )
         return _Answer(profile, (("Location", f"{self.prefix}/memoryProfile/{profile.id}"),))
 
@@ -392,3 +360,24 @@ class MemwatchAPI:
 
     def _metrics(self, _request: Request, _params: dict[str, str]) -> _Answer:
         return _Answer(metrics(self.watcher))
+
+    def _samples(self, _request: Request, _params: dict[str, str]) -> _Answer:
+        return _Answer(self.watcher.samples())
+
+    @staticmethod
+    def _wants_page(route: Route, request: Request) -> bool:
+        return route.name == "index" and prefers_html(request.get_header("accept"))
+
+    def _index(self, request: Request, params: dict[str, str]) -> _Answer:
+        if prefers_html(request.get_header("accept")):
+            return self._file(PAGE, request, params)
+        # Would this client's writes pass? The dashboard hides its write buttons if not.
+        writable = authorize(self._auth, attrs.evolve(request, method="POST")) is None
+        return _Answer(route_index(self.routes, self.prefix, writable=writable))
+
+    @staticmethod
+    def _file(file: DashboardFile, _request: Request, _params: dict[str, str]) -> _Answer:
+        served = asset(file.name)
+        if served is None:  # every DashboardFile ships in the package: a broken install
+            raise FileNotFoundError(f"the dashboard's {file.name} is missing from memwatch")
+        return _Answer(served.body, served.headers, served.media_type)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from memwatch.dashboard import FILES
 from memwatch.wire import JSON
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class Route:
             against (one of them; several when a query parameter chooses).
         media_type: The ``Content-Type`` of a successful answer.
         query: The query parameters it reads.
+        public: True for the dashboard's static files, served without auth: a browser
+            navigation cannot send a bearer token, and they hold no data.
     """
 
     method: str
@@ -80,6 +83,7 @@ class Route:
     bodies: tuple[str, ...] = ()
     media_type: str = JSON
     query: tuple[QueryParameter, ...] = ()
+    public: bool = False
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -150,6 +154,13 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/memory/gc", "force_gc", heavy=True, bodies=("gc_result",)),
     Route("GET", "/workers", "workers", bodies=("workers",)),
     Route("GET", "/metrics", "metrics", media_type=PROMETHEUS_TEXT),
+    Route("GET", "/memory/samples", "samples", bodies=("sample_series",)),
+    # The index answers the dashboard page instead to a client that prefers HTML (a browser).
+    Route("GET", "/", "index", bodies=("index",)),
+    *(
+        Route("GET", file.path, file.route, media_type=file.media_type, public=True)
+        for file in FILES
+    ),
 )
 """The routes of the HTTP contract (docs/http-api.md), in the order the docs list them."""
 

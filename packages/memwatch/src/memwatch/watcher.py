@@ -46,6 +46,7 @@ from memwatch.probes import Probe, make_probe
 from memwatch.process import AllocatedBlocks, collect_fully
 from memwatch.profiles import Profiler
 from memwatch.reports import LatestReports
+from memwatch.sample_window import SampleSeries, SampleWindow
 from memwatch.status import StatusSources, assemble_status
 from memwatch.store.location import choose_store
 
@@ -139,6 +140,7 @@ class Watcher:
             ratio=limit_capture_ratio,
         )
         self._reports = LatestReports(clock, leak_reason=self._headroom.leak_reason)
+        self._window = SampleWindow()
         # Built before the watcher registers its own fork reset: theirs run first in a child.
         self._collector = Collector(probe=self._probe, sample_interval=sample_interval, clock=clock)
         self._store_chosen = store is None
@@ -297,6 +299,7 @@ class Watcher:
             self._profiler.use_store(self._store)
             self._status_sources = attrs.evolve(self._status_sources, store=self._store)
         self.host = self._link()
+        self._window.clear()
         if self._poller.forget() and self._collector.installed:
             self.start()
 
@@ -349,6 +352,7 @@ class Watcher:
         Several leak events in one batch are one growth: they fire one trigger.
         """
         for report in reports:
+            self._window.add(report)
             name = "leak" if isinstance(report, LeakReport) else "stats"
             self._listeners.emit(name, report, self._errors.note)
         if self.auto_capture and leaks:
@@ -369,6 +373,10 @@ class Watcher:
         Assembled by :func:`memwatch.status.assemble_status`; errors show by type only.
         """
         return assemble_status(self._status_sources)
+
+    def samples(self) -> SampleSeries:
+        """The recent samples and leak reports, for plotting (``GET /memory/samples``)."""
+        return self._window.series(probe=self._probe.name, sample_interval=self.sample_interval)
 
     def force_gc(self) -> GCResult:
         """Run a full collection now, take a sample after it, and return the stats.

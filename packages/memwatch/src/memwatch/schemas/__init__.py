@@ -29,11 +29,13 @@ __all__ = ["SCHEMA_NAMES", "load_schema"]
 
 SCHEMA_NAMES: tuple[str, ...] = (
     "gc_result",
+    "index",
     "message",
     "problem",
     "profile",
     "profile_id_list",
     "profile_list",
+    "sample_series",
     "status",
     "workers",
 )

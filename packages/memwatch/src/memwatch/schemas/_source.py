@@ -291,6 +291,13 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         seconds_to_limit={"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]},
         oom_kills={"anyOf": [_COUNT, {"type": "null"}]},
     ),
+    "RouteInfo": _object(
+        "RouteInfo",
+        "One route of the API: its stable name, method and full path (with the prefix).",
+        name=_STRING,
+        method=_STRING,
+        path=_STRING,
+    ),
 }
 """Every shared definition, in the order a body's ``$defs`` lists them."""
 
@@ -300,6 +307,13 @@ BODIES: dict[str, dict[str, Any]] = {
         "POST /ah/memory/gc: the stats after a forced full collection.",
         lastGC=_ref("GCStats"),
         collected=_COUNT,
+    ),
+    "index": _object(
+        "RouteIndex",
+        "GET /ah/: the routes this API serves, whether this client may write, and the page.",
+        routes=_array_of(_ref("RouteInfo")),
+        writable=_BOOLEAN,
+        dashboard=_STRING,
     ),
     "message": _object(
         "Message",
@@ -325,6 +339,18 @@ BODIES: dict[str, dict[str, Any]] = {
         "ProfileList",
         "GET /ah/memory?details=true: the stored profiles in full, oldest first.",
         memoryProfiles=_array_of(_ref("Profile")),
+    ),
+    "sample_series": _object(
+        "SampleSeries",
+        "GET /ah/memory/samples: the recent heap samples, column by column, and the latest "
+        "leak reports; time in Unix seconds, readings and baselines in bytes.",
+        probe=_STRING,
+        sample_interval={"type": "number", "minimum": 0},
+        capacity=_COUNT,
+        time=_array_of(_NUMBER),
+        reading=_array_of(_COUNT),
+        baseline=_array_of(_COUNT),
+        leaks=_array_of(_ref("LeakReport")),
     ),
     "status": _object(
         "Status",
