@@ -1,17 +1,19 @@
-"""The ASGI middleware passes the conformance suite under uvicorn: bare, with Starlette, with Litestar."""
+"""The ASGI middleware passes the conformance suite under uvicorn: bare, Starlette, Litestar."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, MediaType, get
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from memwatch.asgi import MemwatchMiddleware
 from memwatch.testing import ConformanceSuite, asgi_app, healthy, leak
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 
 def starlette_app() -> Starlette:

@@ -1,4 +1,4 @@
-"""The WSGI middleware passes the conformance suite under waitress and gunicorn, bare and with Bottle."""
+"""The WSGI middleware passes the conformance suite under waitress and gunicorn: bare, Bottle."""
 
 from __future__ import annotations
 

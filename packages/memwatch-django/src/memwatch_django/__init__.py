@@ -7,7 +7,8 @@
     from memwatch.auth import bearer_token
     from memwatch_django import memwatch_urls
 
-    urlpatterns = [path("ah/", include(memwatch_urls(auth=bearer_token(os.environ["MEMWATCH_TOKEN"]))))]
+    auth = bearer_token(os.environ["MEMWATCH_TOKEN"])
+    urlpatterns = [path("ah/", include(memwatch_urls(auth=auth)))]
 
 and ``"memwatch_django"`` in ``INSTALLED_APPS``, so the process-wide watcher
 starts with Django (:mod:`memwatch_django.apps`): gunicorn and uvicorn import
@@ -15,8 +16,11 @@ the URLconf only at the first request.
 
 The prefix is wherever the patterns are included: the view takes it from the
 path Django matched (``request.path_info`` less what the include left), so
-``/ah/`` above, ``/_debug/memwatch/`` elsewhere, with no setting to keep in
-step. Everything but translation lives in :class:`memwatch.http.MemwatchAPI`;
+``/ah`` above, ``/_debug/memwatch`` elsewhere, with no setting to keep in step.
+With ``"ah/"``, Django answers ``/ah`` itself (``APPEND_SLASH`` redirects it to
+``/ah/``, memwatch's 404); included as ``"ah"``, memwatch answers ``/ah`` too,
+and Django's 404 answers ``/ahead``, so put such an include after the app's own
+routes. Everything but translation lives in :class:`memwatch.http.MemwatchAPI`;
 this module turns a Django ``HttpRequest`` into a :class:`memwatch.wire.Request`
 (body unread) and the answer into an ``HttpResponse``. The view is CSRF-exempt
 (memwatch's auth never rests on cookies) and runs the same under WSGI and ASGI,
@@ -28,7 +32,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, re_path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -72,6 +76,8 @@ def memwatch_urls(*, auth: Authorizer, watcher: Watcher | None = None) -> list[U
     def memwatch_view(request: HttpRequest, rest: str, **_captured: str) -> HttpResponse:
         mount = request.path_info[: len(request.path_info) - len(rest)]
         api = api_at(mount.rstrip("/"))
+        if not api.owns(request.path_info):  # "/ahead" under path("ah", ...)
+            raise Http404
         return to_django_response(api.handle(to_core_request(request)))
 
     # Django 5.1's LoginRequiredMiddleware skips views marked so; memwatch has its own auth.

@@ -57,7 +57,9 @@ def to_core_request(scope: Scope) -> Request:
         method=scope["method"],
         path=scope["path"],
         query=scope.get("query_string", b"").decode("latin-1"),
-        headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]],
+        headers=[
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
+        ],
         client=client[0] if client else None,
     )
 

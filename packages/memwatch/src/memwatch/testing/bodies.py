@@ -67,7 +67,7 @@ def offer_body(
     if the server asks for it with ``100 Continue``.
     """
     url = urlsplit(base_url)
-    sock = socket.create_connection((url.hostname, url.port), timeout=timeout)
+    sock = socket.create_connection((url.hostname, url.port or 80), timeout=timeout)
     head = f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: {size}\r\n"
     head += "Content-Type: application/octet-stream\r\n"
     head += "Expect: 100-continue\r\n\r\n" if expect else "\r\n"

@@ -1,4 +1,4 @@
-"""The HTTP contract's checks, as test methods that :class:`~memwatch.testing.ConformanceSuite` runs.
+"""The HTTP contract's checks: test methods that :class:`~memwatch.testing.ConformanceSuite` runs.
 
 Each method serves the subclass's app (:meth:`ConformanceSuite.serve`) and
 checks statuses, headers and every body against its JSON Schema.
@@ -62,7 +62,7 @@ class ContractChecks:
         assert body["watcher"]["running"] is True
 
     def test_profile_lifecycle(self) -> None:
-        """Start, read, list, end, delete a profile: each answer has its status, headers and shape."""
+        """Start, read, list, end, delete a profile: each answer with its status, headers, shape."""
         served = self.serve()
         client, auth = served.client, _TOKEN_HEADERS
         started = client.post("/ah/memoryProfile", headers=auth)
@@ -70,25 +70,32 @@ class ContractChecks:
         assert (profile["state"], profile["trigger"]) == ("running", "manual")
         pid = profile["id"]
         assert started.headers["Location"].endswith(f"/ah/memoryProfile/{pid}")
-        assert ok(served, client.get(f"/ah/memoryProfile/{pid}", headers=auth), 200, "profile")[
-            "id"
-        ] == pid
+        assert (
+            ok(served, client.get(f"/ah/memoryProfile/{pid}", headers=auth), 200, "profile")["id"]
+            == pid
+        )
         ids = ok(served, client.get("/ah/memory", headers=auth), 200, "profile_id_list")
         assert ids["memoryProfiles"] == [pid]
-        ended = ok(served, client.post(f"/ah/memoryProfile/{pid}/end", headers=auth), 200, "profile")
+        ended = ok(
+            served, client.post(f"/ah/memoryProfile/{pid}/end", headers=auth), 200, "profile"
+        )
         assert (ended["state"], ended["lastEvent"]) == ("complete", "diff")
         assert ended["lastDiff"]["after"]["nodes"] > 0
         full = client.get("/ah/memory", params={"details": "true"}, headers=auth)
         listed = ok(served, full, 200, "profile_list")["memoryProfiles"]
         assert [(p["id"], p["state"]) for p in listed] == [(pid, "complete")]
-        deleted = ok(served, client.delete(f"/ah/memoryProfile/{pid}", headers=auth), 200, "message")
+        deleted = ok(
+            served, client.delete(f"/ah/memoryProfile/{pid}", headers=auth), 200, "message"
+        )
         assert deleted == {"message": f"Deleted profile {pid}"}
         problem(served, client.get(f"/ah/memoryProfile/{pid}", headers=auth), 404)
 
     def test_force_gc(self) -> None:
         """POST /ah/memory/gc runs a full collection and answers the stats after it."""
         served = self.serve()
-        body = ok(served, served.client.post("/ah/memory/gc", headers=_TOKEN_HEADERS), 200, "gc_result")
+        body = ok(
+            served, served.client.post("/ah/memory/gc", headers=_TOKEN_HEADERS), 200, "gc_result"
+        )
         assert body["lastGC"]["num_full_gc"] >= 1
 
     def test_bad_details_is_400(self) -> None:
@@ -110,7 +117,12 @@ class ContractChecks:
     def test_read_only_refuses_writes_with_403(self) -> None:
         """Under read_only, reads pass and a POST is a 403 problem."""
         served = self.serve("read_only")
-        ok(served, served.client.get("/ah/memoryProfile/status", headers=_TOKEN_HEADERS), 200, "status")
+        ok(
+            served,
+            served.client.get("/ah/memoryProfile/status", headers=_TOKEN_HEADERS),
+            200,
+            "status",
+        )
         problem(served, served.client.post("/ah/memory/gc", headers=_TOKEN_HEADERS), 403)
 
     def test_unknown_id_or_path_is_404(self) -> None:
@@ -154,7 +166,11 @@ class ContractChecks:
         assert response.status_code == 204
         assert_common_headers(response.headers, content_type=None, pid=served.pid)
         assert response.content == b""
-        assert {m.strip() for m in response.headers["Allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
+        assert {m.strip() for m in response.headers["Allow"].split(",")} == {
+            "GET",
+            "HEAD",
+            "OPTIONS",
+        }
 
     def test_head_is_the_get_without_a_body(self) -> None:
         """HEAD on the status answers the GET's status and headers with an empty body."""
@@ -196,7 +212,9 @@ class ContractChecks:
         ok(served, served.client.get("/_debug/memwatch/memoryProfile/status"), 200, "status")
         created = served.client.post("/_debug/memwatch/memoryProfile")
         profile = ok(served, created, 201, "profile")
-        assert created.headers["Location"].endswith("/_debug/memwatch/memoryProfile/" + profile["id"])
+        assert created.headers["Location"].endswith(
+            "/_debug/memwatch/memoryProfile/" + profile["id"]
+        )
         response = served.client.get("/ah/memoryProfile/status")
         assert response.status_code == 404
         assert "Memwatch-Pid" not in response.headers
