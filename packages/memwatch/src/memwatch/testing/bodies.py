@@ -87,7 +87,9 @@ def offer_body(
                 parsed = _parse(raw)
                 if parsed is not None or not data:
                     break
-                writing = sent < size  # a 100 Continue asks for the body
+                # Only a 100 Continue asks for a body the client offered with Expect.
+                asked = not expect or raw.startswith((b"HTTP/1.1 100", b"HTTP/1.0 100"))
+                writing = sent < size and asked
             if writable:
                 try:
                     sent += sock.send(_CHUNK[: min(MIB, size - sent)])

@@ -195,7 +195,7 @@ class ContractChecks:
         self.require_in_process()
         served = self.serve()
         assert served.watcher is not None
-        census_lock: threading.Lock = served.watcher._profiler._census_lock  # noqa: SLF001 - holding it is the only way to make a census busy on cue
+        census_lock: threading.Lock = served.watcher._profiler.single_flight._lock  # noqa: SLF001 - holding it makes a census busy on cue
         assert census_lock.acquire(timeout=5)
         try:
             response = served.client.post("/ah/memoryProfile", headers=_TOKEN_HEADERS)

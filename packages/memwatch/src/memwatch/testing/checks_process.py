@@ -84,6 +84,9 @@ class ProcessChecks:
         def serve(self, auth: Any = ..., *, prefix: str | None = ..., watcher: Any = ...) -> Served:
             """See :meth:`memwatch.testing.ConformanceSuite.serve`."""
 
+        server: str
+        expect_continue_by_server: bool
+
     def test_mounting_starts_the_watcher(self) -> None:
         """Mounted and left alone for 2 s, the first status already counts samples."""
         served = self.serve("allow_all", watcher={"sample_interval": 0.2, "auto_capture": False})
@@ -153,3 +156,15 @@ class ProcessChecks:
         assert answer.status == 401
         assert_problem(401, answer.headers.items(), answer.body, pid=served.pid)
         assert growth < GROWTH_LIMIT_MIB
+
+    def test_expect_continue_is_refused_before_the_body(self) -> None:
+        """An unauthenticated 1 GiB ``Expect: 100-continue`` POST is answered 401, the body unasked."""
+        if self.expect_continue_by_server:
+            import pytest  # noqa: PLC0415 - only a check that can be skipped needs pytest
+
+            pytest.skip(f"{self.server} answers 100 Continue before any app runs")
+        served = self.serve()
+        answer = offer_body(served.base_url, "/ah/memory/gc", 1024 * MIB, expect=True)
+        assert answer.informational == []
+        assert answer.status == 401
+        assert answer.sent == 0

@@ -48,11 +48,13 @@ class Running:
         thread: The thread whose event loop serves requests, or ``None`` when
             requests are served by a thread pool or another process.
         pid: The process that answers, or ``None`` while unknown (a subprocess).
+        master: The server's own process when it runs in another one, else ``None``.
     """
 
     base_url: str
     thread: threading.Thread | None
     pid: int | None
+    master: int | None = None
 
 
 def _loopback_socket() -> socket.socket:
@@ -173,8 +175,9 @@ def gunicorn(
     env: Mapping[str, str] | None = None,
     worker_class: str = "sync",
     pythonpath: str | None = None,
+    workers: int = 1,
 ) -> Iterator[Running]:
-    """Serve ``target`` (``module:attribute``) with a gunicorn master and one worker.
+    """Serve ``target`` (``module:attribute``) with a gunicorn master and its workers.
 
     Args:
         target: What gunicorn loads, e.g. ``"myproject.wsgi:application"``.
@@ -182,13 +185,19 @@ def gunicorn(
         worker_class: ``"sync"``, ``"gthread"``, or ``"uvicorn.workers.UvicornWorker"``
             for an ASGI app.
         pythonpath: A directory to put first on the server's ``sys.path``.
+        workers: How many worker processes to fork.
+
+    Yields:
+        The server; its ``pid`` is ``None`` (the worker that answers tells, in
+        ``Memwatch-Pid``) and :attr:`Running.master` is the master's pid.
     """
     import httpx
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}"]
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
+    command += ["--bind", f"127.0.0.1:{port}"]
     command += ["--worker-class", worker_class, "--log-level", "warning", "--graceful-timeout", "2"]
     if pythonpath:
         command += ["--pythonpath", pythonpath]
@@ -204,7 +213,7 @@ def gunicorn(
                 if master.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"gunicorn did not serve {target}") from None
                 time.sleep(0.1)
-        yield Running(base_url, None, None)
+        yield Running(base_url, None, None, master.pid)
     finally:
         master.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: no graceful wait
         master.wait(15)

@@ -109,11 +109,15 @@ class ConformanceSuite(ContractChecks, ProcessChecks):
             ``"uvicorn.workers.UvicornWorker"``).
         event_loop: True when the app's memwatch requests run on the server's
             event loop thread: censuses and collections must then run off it.
+        expect_continue_by_server: True when the server itself answers
+            ``Expect: 100-continue`` before the app runs (werkzeug's), which
+            skips the check that memwatch never asks for a body.
     """
 
     server: str = "werkzeug"
     gunicorn_worker_class: str = "sync"
     event_loop: bool = False
+    expect_continue_by_server: bool = False
 
     def make_app(self, **memwatch: Any) -> Any:
         """Build the app to serve: memwatch mounted with ``memwatch``, plus /leak and /healthy."""
