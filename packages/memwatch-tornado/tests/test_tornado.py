@@ -15,8 +15,8 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from contract import assert_problem
 from memwatch.auth import allow_all
+from memwatch.testing.contract import assert_problem
 from memwatch.watcher import Watcher
 from memwatch_tornado import memwatch_handlers
 

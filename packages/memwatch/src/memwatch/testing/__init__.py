@@ -21,8 +21,8 @@ memwatch's runtime modules imports this package.
 from __future__ import annotations
 
 from memwatch.testing.apps import LEAKED, LeakyThing, asgi_app, healthy, leak, wsgi_app
-from memwatch.testing.servers import SERVERS, Running
-from memwatch.testing.suite import AUTH_HEADERS, TOKEN, ConformanceSuite, Served
+from memwatch.testing.servers import SERVERS, Running, Served
+from memwatch.testing.suite import AUTH_HEADERS, TOKEN, ConformanceSuite
 
 __all__ = [
     "AUTH_HEADERS",

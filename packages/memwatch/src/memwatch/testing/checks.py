@@ -19,7 +19,7 @@ from memwatch.testing.contract import (
 if TYPE_CHECKING:
     import httpx
 
-    from memwatch.testing.suite import Served
+    from memwatch.testing.servers import Served
     from memwatch.wire import Request
 
 __all__ = ["ContractChecks"]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from memwatch.testing.suite import Served
+    from memwatch.testing.servers import Served
 
 __all__ = ["ProcessChecks"]
 
@@ -158,7 +158,7 @@ class ProcessChecks:
         assert growth < GROWTH_LIMIT_MIB
 
     def test_expect_continue_is_refused_before_the_body(self) -> None:
-        """An unauthenticated 1 GiB ``Expect: 100-continue`` POST is answered 401, the body unasked."""
+        """An unauthenticated 1 GiB ``Expect: 100-continue`` POST gets a 401, its body unasked."""
         if self.expect_continue_by_server:
             import pytest  # noqa: PLC0415 - only a check that can be skipped needs pytest
 

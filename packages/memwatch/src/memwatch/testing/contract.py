@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "SCHEMA_FOR_BODY",
+    "SCHEMA_FOR_DEF",
     "assert_common_headers",
     "assert_problem",
     "assert_valid",
@@ -40,11 +41,18 @@ SCHEMA_FOR_BODY = {
     "Profile": "profile",
     "ProfileIdList": "profile_id_list",
     "ProfileList": "profile_list",
+    "WorkerList": "workers",
     "Message": "message",
     "GCResult": "gc_result",
     "Problem": "problem",
 }
 """Which schema describes each top-level model (by class name)."""
+
+SCHEMA_FOR_DEF = {
+    "ProfileSummary": "profile_id_list",
+    "Worker": "workers",
+}
+"""The body whose ``$defs`` hold a definition that status.json does not reach."""
 
 
 @functools.cache

@@ -34,7 +34,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-__all__ = ["SERVERS", "Running", "gunicorn", "tornado", "uvicorn", "waitress", "werkzeug"]
+    import httpx
+
+    from memwatch.watcher import Watcher
+
+__all__ = ["SERVERS", "Running", "Served", "gunicorn", "tornado", "uvicorn", "waitress", "werkzeug"]
 
 _START_SECONDS = 30.0
 
@@ -55,6 +59,25 @@ class Running:
     thread: threading.Thread | None
     pid: int | None
     master: int | None = None
+
+
+@dataclass(frozen=True)
+class Served:
+    """An app served for one check.
+
+    Attributes:
+        client: An httpx client on the server's base URL.
+        base_url: ``http://127.0.0.1:<port>``.
+        thread: The thread whose event loop serves requests, or ``None``.
+        pid: The process whose memwatch answers.
+        watcher: The watcher served, when it lives in this process; else ``None``.
+    """
+
+    client: httpx.Client
+    base_url: str
+    thread: threading.Thread | None
+    pid: int
+    watcher: Watcher | None
 
 
 def _loopback_socket() -> socket.socket:

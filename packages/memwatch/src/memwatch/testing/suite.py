@@ -28,7 +28,6 @@ import contextlib
 import inspect
 import json
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -37,16 +36,15 @@ from memwatch.auth import allow_all, bearer_token, read_only
 from memwatch.testing.apps import LEAKED
 from memwatch.testing.checks import ContractChecks
 from memwatch.testing.checks_process import ProcessChecks
-from memwatch.testing.servers import SERVERS, Running, gunicorn
+from memwatch.testing.servers import SERVERS, Running, Served, gunicorn
 from memwatch.watcher import Watcher
 
 if TYPE_CHECKING:
-    import threading
     from collections.abc import Callable, Mapping
 
     from memwatch.auth import Authorizer
 
-__all__ = ["AUTH_HEADERS", "TOKEN", "ConformanceSuite", "Served", "memwatch_options"]
+__all__ = ["AUTH_HEADERS", "TOKEN", "ConformanceSuite", "memwatch_options"]
 
 TOKEN = "conformance-token"
 AUTH_HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -76,25 +74,6 @@ def memwatch_options(spec: Mapping[str, Any]) -> dict[str, Any]:
     if "prefix" in spec:
         options["prefix"] = spec["prefix"]
     return options
-
-
-@dataclass(frozen=True)
-class Served:
-    """An app served for one check.
-
-    Attributes:
-        client: An httpx client on the server's base URL.
-        base_url: ``http://127.0.0.1:<port>``.
-        thread: The thread whose event loop serves requests, or ``None``.
-        pid: The process whose memwatch answers.
-        watcher: The watcher served, when it lives in this process; else ``None``.
-    """
-
-    client: httpx.Client
-    base_url: str
-    thread: threading.Thread | None
-    pid: int
-    watcher: Watcher | None
 
 
 class ConformanceSuite(ContractChecks, ProcessChecks):
@@ -191,7 +170,7 @@ class ConformanceSuite(ContractChecks, ProcessChecks):
             _OPTIONS_VARIABLE: json.dumps(spec),
         }
         runner = gunicorn(
-            "memwatch.testing.child:app", env=env, worker_class=self.gunicorn_worker_class
+            "memwatch.testing.child:app()", env=env, worker_class=self.gunicorn_worker_class
         )
         return self._stack.enter_context(runner)
 
