@@ -122,7 +122,9 @@ class ProcessChecks:
         assert complete, "the auto-captured profile did not complete"
         details = complete[0]["lastDiff"]["change"]["details"]
         top = details[0]
-        assert top["what"].endswith("LeakyThing"), [d["what"] for d in details[:5]]
+        assert top["what"].endswith("LeakyThing"), [
+            (d["what"], d["+"], d["size"]) for d in details[:5]
+        ]
         # The captured requests' things, plus at most the batch in flight when the leak was seen.
         expected = CAPTURED_REQUESTS * THINGS_PER_REQUEST
         assert expected <= top["+"] <= expected + BATCH * THINGS_PER_REQUEST, top
