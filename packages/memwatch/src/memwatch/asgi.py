@@ -10,7 +10,7 @@
 ASGI is a protocol, not a framework: this works for Starlette, Litestar,
 Quart, Django's ``get_asgi_application()`` or a bare coroutine, under any ASGI
 server. An ``http`` request whose path is under the prefix
-(:meth:`MemwatchAPI.owns`) is answered by
+(:meth:`~memwatch.http.MemwatchAPI.owns`) is answered by
 :meth:`memwatch.http.MemwatchAPI.handle`; heavy routes (a census, a full
 collection) run in a worker thread so the event loop keeps serving. Every
 other scope (the app's own requests, websockets, lifespan) goes to the wrapped

@@ -9,7 +9,7 @@
 
 WSGI is a protocol, not a framework: this works for Bottle, Falcon, Pyramid,
 Django's ``get_wsgi_application()`` or a bare callable, under any WSGI server.
-A request whose ``PATH_INFO`` is under the prefix (:meth:`MemwatchAPI.owns`)
+A request whose ``PATH_INFO`` is under the prefix (:meth:`~memwatch.http.MemwatchAPI.owns`)
 is answered by :meth:`memwatch.http.MemwatchAPI.handle`; every other one goes
 to the wrapped app with the server's own ``environ`` and ``start_response``,
 and its return value (an iterable with or without ``close()``) goes back to the

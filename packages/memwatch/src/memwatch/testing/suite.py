@@ -47,7 +47,10 @@ if TYPE_CHECKING:
 __all__ = ["AUTH_HEADERS", "TOKEN", "ConformanceSuite", "memwatch_options"]
 
 TOKEN = "conformance-token"
+"""The bearer token behind which :meth:`~memwatch.testing.suite.ConformanceSuite.serve` mounts memwatch by default."""
+
 AUTH_HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+"""The headers that carry :data:`~memwatch.testing.suite.TOKEN`."""
 
 _AUTH: Mapping[str, Callable[[], Authorizer]] = {
     "token": lambda: bearer_token(TOKEN),
@@ -135,7 +138,7 @@ class ConformanceSuite(ContractChecks, ProcessChecks):
         """Build the app with these memwatch options and serve it until the check ends.
 
         Args:
-            auth: ``"token"`` (:data:`TOKEN`), ``"read_only"``, ``"allow_all"``,
+            auth: ``"token"`` (:data:`~memwatch.testing.suite.TOKEN`), ``"read_only"``, ``"allow_all"``,
                 or an authorizer (in-process servers only).
             prefix: memwatch's prefix; ``None`` leaves the adapter's default.
             watcher: :class:`~memwatch.watcher.Watcher` options; by default a
