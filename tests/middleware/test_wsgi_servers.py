@@ -32,7 +32,6 @@ class TestPlainWSGIUnderGunicorn(TestPlainWSGIUnderWaitress):
 
 
 class TestBottleUnderWaitress(TestPlainWSGIUnderWaitress):
-
     def make_app(self, **memwatch: Any) -> Any:
         return MemwatchMiddleware(bottle_app(), **memwatch)
 

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["AUTH_HEADERS", "TOKEN", "ConformanceSuite", "memwatch_options"]
 
 TOKEN = "conformance-token"
-"""The bearer token behind which :meth:`~memwatch.testing.suite.ConformanceSuite.serve` mounts memwatch by default."""
+"""The bearer token memwatch is mounted behind by default (``serve(auth="token")``)."""
 
 AUTH_HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 """The headers that carry :data:`~memwatch.testing.suite.TOKEN`."""
@@ -138,8 +138,8 @@ class ConformanceSuite(ContractChecks, ProcessChecks):
         """Build the app with these memwatch options and serve it until the check ends.
 
         Args:
-            auth: ``"token"`` (:data:`~memwatch.testing.suite.TOKEN`), ``"read_only"``, ``"allow_all"``,
-                or an authorizer (in-process servers only).
+            auth: ``"token"`` (:data:`~memwatch.testing.suite.TOKEN`), ``"read_only"``,
+                ``"allow_all"``, or an authorizer (in-process servers only).
             prefix: memwatch's prefix; ``None`` leaves the adapter's default.
             watcher: :class:`~memwatch.watcher.Watcher` options; by default a
                 quiet watcher of the check's own (no auto-capture).
