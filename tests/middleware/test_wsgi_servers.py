@@ -20,7 +20,6 @@ def bottle_app() -> bottle.Bottle:
 
 class TestPlainWSGIUnderWaitress(ConformanceSuite):
     server = "waitress"
-    expect_continue_by_server = True  # waitress answers 100 Continue as the headers arrive
 
     def make_app(self, **memwatch: Any) -> Any:
         return MemwatchMiddleware(wsgi_app, **memwatch)
@@ -28,7 +27,6 @@ class TestPlainWSGIUnderWaitress(ConformanceSuite):
 
 class TestPlainWSGIUnderGunicorn(TestPlainWSGIUnderWaitress):
     server = "gunicorn"
-    expect_continue_by_server = False
 
 
 class TestBottleUnderWaitress(TestPlainWSGIUnderWaitress):
@@ -38,4 +36,3 @@ class TestBottleUnderWaitress(TestPlainWSGIUnderWaitress):
 
 class TestBottleUnderGunicorn(TestBottleUnderWaitress):
     server = "gunicorn"
-    expect_continue_by_server = False

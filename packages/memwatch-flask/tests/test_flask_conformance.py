@@ -12,7 +12,6 @@ from memwatch_flask import Memwatch
 
 class TestFlask(ConformanceSuite):
     server = "werkzeug"
-    expect_continue_by_server = True  # http.server answers 100 Continue before any app runs
 
     def make_app(self, **memwatch: Any) -> Any:
         app = flask.Flask("conformance")
@@ -24,4 +23,3 @@ class TestFlask(ConformanceSuite):
 
 class TestFlaskUnderGunicorn(TestFlask):
     server = "gunicorn"
-    expect_continue_by_server = False

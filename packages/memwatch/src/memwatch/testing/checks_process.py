@@ -85,7 +85,10 @@ class ProcessChecks:
             """See :meth:`memwatch.testing.ConformanceSuite.serve`."""
 
         server: str
-        expect_continue_by_server: bool
+
+        @property
+        def server_answers_continue(self) -> bool:
+            """See :attr:`memwatch.testing.ConformanceSuite.server_answers_continue`."""
 
     def test_mounting_starts_the_watcher(self) -> None:
         """Mounted and left alone for 2 s, the first status already counts samples."""
@@ -161,7 +164,7 @@ class ProcessChecks:
 
     def test_expect_continue_is_refused_before_the_body(self) -> None:
         """An unauthenticated 1 GiB ``Expect: 100-continue`` POST gets a 401, its body unasked."""
-        if self.expect_continue_by_server:
+        if self.server_answers_continue:
             import pytest  # noqa: PLC0415 - only a check that can be skipped needs pytest
 
             pytest.skip(f"{self.server} answers 100 Continue before any app runs")

@@ -92,14 +92,15 @@ class ConformanceSuite(ContractChecks, ProcessChecks):
         event_loop: True when the app's memwatch requests run on the server's
             event loop thread: censuses and collections must then run off it.
         expect_continue_by_server: True when the server itself answers
-            ``Expect: 100-continue`` before the app runs (werkzeug's), which
-            skips the check that memwatch never asks for a body.
+            ``Expect: 100-continue`` before the app runs, which skips the check
+            that memwatch never asks for a body; ``None`` (the default) knows it
+            of the runners: werkzeug, waitress and gunicorn's own workers do.
     """
 
     server: str = "werkzeug"
     gunicorn_worker_class: str = "sync"
     event_loop: bool = False
-    expect_continue_by_server: bool = False
+    expect_continue_by_server: bool | None = None
 
     def make_app(self, **memwatch: Any) -> Any:
         """Build the app to serve: memwatch mounted with ``memwatch``, plus /leak and /healthy."""
@@ -115,6 +116,15 @@ class ConformanceSuite(ContractChecks, ProcessChecks):
         """Stop every server and watcher the check started; forget what /leak kept."""
         self._stack.close()
         LEAKED.clear()
+
+    @property
+    def server_answers_continue(self) -> bool:
+        """Whether the server sends ``100 Continue`` itself (see ``expect_continue_by_server``)."""
+        if self.expect_continue_by_server is not None:
+            return self.expect_continue_by_server
+        if self.server == "gunicorn":
+            return self.gunicorn_worker_class in ("sync", "gthread")
+        return self.server in ("werkzeug", "waitress")
 
     @property
     def in_process(self) -> bool:
