@@ -16,9 +16,9 @@ request starts, so views do not leak; a thread outside the request cycle (this
 audit writer, a scheduler, a queue consumer, a management command) keeps up to
 9,000 queries per connection, SQL text included, for as long as the thread
 lives. memwatch reports the heap's growth (``lastLeak``), and a profile taken
-around 3,000 orders names what grew: by type, ``collections.deque`` on top (the
-log itself; its entries are dicts of strings, which the collector does not
-track), and by line, with tracemalloc on, Django's
+around 3,000 orders names what grew: by type, ``collections.deque`` among the
+first entries (the log itself; its entries are dicts of strings, which the
+collector does not track), and by line, with tracemalloc on, Django's
 ``db/backends/sqlite3/operations.py:193`` building the logged SQL (5.85 mb in
 2,900 blocks here) and ``db/backends/utils.py`` appending it to the log.
 ``DEBUG = False`` makes it go away.
