@@ -1,6 +1,6 @@
 """Every route refuses without credentials, over real HTTP on each adapter.
 
-tests/conformance checks one route per auth case (status without or with a
+the conformance suite (memwatch.testing) checks one route per auth case (status without or with a
 wrong token, read_only refusing a collection); here every route meets every
 case, and a refused write leaves the store as it was.
 """

@@ -1,6 +1,6 @@
 """The Tornado handlers' own behaviour: mounting styles, names, write_error, XSRF.
 
-The HTTP contract itself is checked over real servers by tests/conformance;
+The HTTP contract itself is checked over real servers by the shipped conformance suite;
 these tests serve each application on a loopback socket inside asyncio.run.
 """
 
