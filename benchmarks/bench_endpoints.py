@@ -9,7 +9,13 @@ status as unstructured at startup) in the framework's own idiom:
 - flask-gunicorn: Flask under gunicorn, one gthread worker with 4 threads;
 - fastapi-uvicorn: FastAPI under uvicorn (h11), an ``async def`` route, as
   memwatch's status route is served inline on the event loop;
-- tornado: Tornado's HTTPServer.
+- tornado: Tornado's HTTPServer;
+- wsgi-gunicorn: a bare WSGI app (``json.dumps`` per request) wrapped in
+  ``memwatch.wsgi.MemwatchMiddleware``, gunicorn as flask-gunicorn;
+- asgi-uvicorn: a bare ASGI app (``json.dumps`` per request) wrapped in
+  ``memwatch.asgi.MemwatchMiddleware``, uvicorn as fastapi-uvicorn;
+- django-gunicorn: Django (``JsonResponse``) with ``memwatch_urls`` included,
+  gunicorn as flask-gunicorn.
 
 Load comes from httpx in this process, one keep-alive connection, closed loop:
 
@@ -38,7 +44,21 @@ import benchlib
 import httpx
 from benchlib import Table
 
-SERVERS = ("flask-werkzeug", "flask-gunicorn", "fastapi-uvicorn", "tornado")
+SERVERS = (
+    "flask-werkzeug",
+    "flask-gunicorn",
+    "fastapi-uvicorn",
+    "tornado",
+    "wsgi-gunicorn",
+    "asgi-uvicorn",
+    "django-gunicorn",
+)
+# Served by gunicorn (one gthread worker, 4 threads) through each one's app factory.
+GUNICORN = {
+    "flask-gunicorn": "flask_app",
+    "wsgi-gunicorn": "wsgi_app",
+    "django-gunicorn": "django_app",
+}
 STATUS = "/ah/memoryProfile/status"
 
 # -- the server side (runs in the server process) --------------------------------------
@@ -104,6 +124,66 @@ def tornado_app():
     return Application([*memwatch_handlers(auth=auth), (r"/plain", Plain)])
 
 
+def wsgi_app():
+    """A bare WSGI app behind memwatch's WSGI middleware (gunicorn calls this factory)."""
+    import json  # noqa: PLC0415
+
+    from memwatch.wsgi import MemwatchMiddleware  # noqa: PLC0415
+
+    auth, body = _setup()
+
+    def plain(environ, start_response):
+        if environ["PATH_INFO"] != "/plain":
+            start_response("404 Not Found", [("Content-Length", "0")])
+            return [b""]
+        data = json.dumps(body).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        start_response("200 OK", headers)
+        return [data]
+
+    return MemwatchMiddleware(plain, auth=auth)
+
+
+def asgi_app():
+    """A bare ASGI app behind memwatch's ASGI middleware."""
+    import json  # noqa: PLC0415
+
+    from memwatch.asgi import MemwatchMiddleware  # noqa: PLC0415
+
+    auth, body = _setup()
+
+    async def plain(scope, _receive, send):
+        if scope["type"] != "http":
+            return
+        data = json.dumps(body).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(data))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+    return MemwatchMiddleware(plain, auth=auth)
+
+
+def django_app():
+    """A Django project with memwatch_urls included (gunicorn calls this factory)."""
+    import django  # noqa: PLC0415
+    from django.conf import settings  # noqa: PLC0415
+    from django.core.wsgi import get_wsgi_application  # noqa: PLC0415
+    from django.http import JsonResponse  # noqa: PLC0415
+    from django.urls import include, path  # noqa: PLC0415
+
+    from memwatch_django import memwatch_urls  # noqa: PLC0415
+
+    auth, body = _setup()
+    urls = type(sys)("bench_urls")
+    urls.urlpatterns = [
+        path("plain", lambda _request: JsonResponse(body)),
+        path("ah/", include(memwatch_urls(auth=auth))),
+    ]
+    settings.configure(ALLOWED_HOSTS=["127.0.0.1"], SECRET_KEY="bench", ROOT_URLCONF=urls)  # noqa: S106 - nothing is signed
+    django.setup()
+    return get_wsgi_application()
+
+
 def serve(kind, port):
     if kind == "flask-werkzeug":
         from werkzeug.serving import make_server  # noqa: PLC0415
@@ -114,6 +194,18 @@ def serve(kind, port):
 
         uvicorn.run(
             fastapi_app(),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            http="h11",
+            ws="none",
+            access_log=False,
+        )
+    elif kind == "asgi-uvicorn":
+        import uvicorn  # noqa: PLC0415
+
+        uvicorn.run(
+            asgi_app(),
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -137,7 +229,7 @@ def serve(kind, port):
 
 
 def server_command(kind, port):
-    if kind == "flask-gunicorn":
+    if kind in GUNICORN:
         return [
             benchlib.python(),
             "-m",
@@ -154,7 +246,7 @@ def server_command(kind, port):
             "4",
             "--log-level",
             "warning",
-            "bench_endpoints:flask_app()",
+            f"bench_endpoints:{GUNICORN[kind]}()",
         ]
     return [benchlib.python(), __file__, "--serve", kind, "--port", str(port)]
 

@@ -22,17 +22,13 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packages" / "memwatch" / "tests"))
 
 import attrs
 
 from memwatch.detector import LeakFinding, make_detector
-from strategies import MB, MIB, STABLE_KINDS, linear_leak, random_stable, step
+from memwatch.testing.strategies import MB, MIB, STABLE_KINDS, linear_leak, random_stable, step
 
 if TYPE_CHECKING:
     from memwatch.samples import Sample

@@ -65,6 +65,12 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(builtins|multiprocessing|sqlite3|prometheus_client|opentelemetry)(\..*)?"),
     # The metrics extras' third-party types, as their modules import them.
     (r"py:class", r"(metrics\..*|Metric|ModuleType|ImportError)"),
+    (r"py:.*", r"(django|httpx|hypothesis|referencing|random)(\..*)?"),
+    # The middlewares' names for the protocol's callables, and Django's URLPattern.
+    (r"py:class", r"(WSGIApp|ASGIApp|Environ|StartResponse|Scope|Receive|Send|Message|URLPattern)"),
+    # memwatch.testing's checks are mixins the docs describe in prose (they are test methods).
+    (r"py:class", r"memwatch\.testing\.checks(_process)?\..*"),
+    (r"py:class", r"(Series|Finding)"),
     # The adapters' aliases for their framework's classes.
     (r"py:class", r"Starlette(Request|Response)"),
     # Type variables of generic helpers.

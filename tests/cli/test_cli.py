@@ -16,7 +16,7 @@ import attrs
 import cattrs
 
 import memwatch
-from contract import assert_valid
+from memwatch.testing.contract import assert_valid
 
 
 def _leak_reported(service) -> bool:

@@ -1,6 +1,6 @@
 """Every route refuses without credentials, over real HTTP on each adapter.
 
-tests/conformance checks one route per auth case (status without or with a
+the conformance suite (memwatch.testing) checks one route per auth case (status without or with a
 wrong token, read_only refusing a collection); here every route meets every
 case, and a refused write leaves the store as it was.
 """
@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import os
 
-from contract import assert_problem, assert_valid
 from memwatch.auth import bearer_token, loopback_only, read_only
 from memwatch.http import ROUTES
-
-TOKEN = "hardening-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-PID = os.getpid()
+from memwatch.testing import AUTH_HEADERS as AUTH
+from memwatch.testing import TOKEN
+from memwatch.testing.contract import assert_problem, assert_valid
 
 # (method, path) of every route; {id} filled in with a stored profile's id.
 ROUTE_CALLS = [(route.method, "/ah" + route.template) for route in ROUTES]
@@ -58,7 +56,7 @@ def test_bearer_token_refuses_every_route(serve, watcher):
         for method, path in _calls(profile_id):
             response = client.request(method, path, headers=headers)
             assert response.status_code == 401, (case, method, path, response.text)
-            assert_problem(401, response.headers, response.content, pid=PID)
+            assert_problem(401, response.headers, response.content, pid=os.getpid())
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
             refused += 1
     assert refused == len(BEARER_CASES) * len(ROUTES)
@@ -74,7 +72,7 @@ def test_loopback_only_refuses_forwarded_requests_on_every_route(serve, watcher)
         for method, path in _calls(profile_id):
             response = client.request(method, path, headers=headers)
             assert response.status_code == 403, (case, method, path, response.text)
-            problem = assert_problem(403, response.headers, response.content, pid=PID)
+            problem = assert_problem(403, response.headers, response.content, pid=os.getpid())
             assert "proxy" in problem["detail"]
     assert _stored(client, {}) == before
 
@@ -88,7 +86,7 @@ def test_read_only_refuses_every_write_and_allows_every_read(serve, watcher):
         response = client.request(method, path, headers=AUTH)
         if method in {"POST", "DELETE"}:
             assert response.status_code == 403, (method, path, response.text)
-            assert_problem(403, response.headers, response.content, pid=PID)
+            assert_problem(403, response.headers, response.content, pid=os.getpid())
         else:
             assert response.status_code == 200, (method, path, response.text)
         # read_only asks its inner authorizer first: no token is still a 401.

@@ -16,16 +16,15 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from contract import assert_common_headers, assert_problem, assert_valid
 from memwatch.auth import bearer_token
 from memwatch.http import MemwatchAPI
+from memwatch.testing import AUTH_HEADERS as AUTH
+from memwatch.testing import TOKEN
+from memwatch.testing.contract import assert_common_headers, assert_problem, assert_valid
 
 if TYPE_CHECKING:
     import httpx
 
-TOKEN = "hardening-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-PID = os.getpid()
 JSON = "application/json"
 
 # Every status the HTTP reference documents (500 is not one: it would mean a bug).
@@ -106,9 +105,9 @@ def check_answer(method: str, path: str, response: httpx.Response) -> None:
         assert response.content == b""
         return
     if status >= 400:
-        assert_problem(status, response.headers, response.content, pid=PID)
+        assert_problem(status, response.headers, response.content, pid=os.getpid())
         return
-    assert_common_headers(response.headers, content_type=JSON, pid=PID)
+    assert_common_headers(response.headers, content_type=JSON, pid=os.getpid())
     route = ROUTER.route_for(method, path)
     assert route is not None
     body = json.loads(response.content)
@@ -171,7 +170,7 @@ def test_extension_methods_get_problem_json(serve, watcher, method):
     server = serve(auth=bearer_token(TOKEN), watcher=watcher)
     response = server.client.request(method, "/ah/memoryProfile/status", headers=AUTH)
     assert response.status_code == 405
-    assert_problem(405, response.headers, response.content, pid=PID)
+    assert_problem(405, response.headers, response.content, pid=os.getpid())
 
 
 def test_options_answers_204_without_a_body(serve, watcher):
@@ -188,7 +187,7 @@ def test_doubled_slash_is_a_problem_not_a_redirect(serve, watcher):
     server = serve(auth=bearer_token(TOKEN), watcher=watcher)
     response = server.client.post("/ah//memoryProfile", headers=AUTH)
     assert response.status_code == 404
-    assert_problem(404, response.headers, response.content, pid=PID)
+    assert_problem(404, response.headers, response.content, pid=os.getpid())
 
 
 @pytest.mark.parametrize("path", ["/ah/%0A/x", "/ah/a%0A"])
@@ -200,4 +199,4 @@ def test_newline_in_a_path_is_a_problem(serve, watcher, adapter, path, request):
     server = serve(auth=bearer_token(TOKEN), watcher=watcher)
     response = server.client.get(path, headers=AUTH)
     assert response.status_code == 404
-    assert_problem(404, response.headers, response.content, pid=PID)
+    assert_problem(404, response.headers, response.content, pid=os.getpid())

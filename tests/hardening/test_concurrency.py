@@ -15,11 +15,11 @@ import time
 
 import httpx
 
-from contract import assert_valid
 from memwatch.auth import bearer_token
+from memwatch.testing import AUTH_HEADERS as AUTH
+from memwatch.testing import TOKEN
+from memwatch.testing.contract import assert_valid
 
-TOKEN = "hardening-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 READERS = 6
 PROFILES = 8
 FORCED = 10

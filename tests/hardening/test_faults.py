@@ -12,15 +12,14 @@ import gc
 import logging
 import os
 
-from contract import assert_problem, assert_valid
 from memwatch import census as census_module
 from memwatch.auth import bearer_token, read_only
 from memwatch.store import MemoryProfileStore
+from memwatch.testing import AUTH_HEADERS as AUTH
+from memwatch.testing import TOKEN
+from memwatch.testing.contract import assert_problem, assert_valid
 from memwatch.watcher import Watcher
 
-TOKEN = "hardening-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-PID = os.getpid()
 COLLECTIONS = 300
 SECRET = "SECRET-WEBHOOK-TOKEN-5f2c"
 MIB = 1024 * 1024
@@ -82,7 +81,7 @@ def test_probe_raising_in_the_gc_callback(serve, capfd, caplog):
         status = _status(client)
         # Forcing a collection reads the probe outside the callback: a 500, not a crash.
         forced = client.post("/ah/memory/gc", headers=AUTH)
-        assert_problem(500, forced.headers, forced.content, pid=PID)
+        assert_problem(500, forced.headers, forced.content, pid=os.getpid())
         assert watcher.running
     assert probe.reads >= COLLECTIONS
     assert status["watcher"]["errors"] >= COLLECTIONS
@@ -120,7 +119,7 @@ def test_census_raising_midway(serve, watcher, monkeypatch, capfd):
     calls["n"] = 0
     # A census failing at the start is a 500 problem, and nothing is left half-started.
     failed_start = client.post("/ah/memoryProfile", headers=AUTH)
-    assert_problem(500, failed_start.headers, failed_start.content, pid=PID)
+    assert_problem(500, failed_start.headers, failed_start.content, pid=os.getpid())
     assert gc.isenabled()
     assert watcher._profiler._baselines == {}
     _service_keeps_answering(client)
@@ -144,7 +143,7 @@ def test_store_raising(serve, capfd):
         store.broken = True
         for _ in range(3):
             response = client.post("/ah/memoryProfile", headers=AUTH)
-            assert_problem(500, response.headers, response.content, pid=PID)
+            assert_problem(500, response.headers, response.content, pid=os.getpid())
         assert watcher._profiler._baselines == {}
         _service_keeps_answering(client)
         status = _status(client)

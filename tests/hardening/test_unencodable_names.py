@@ -18,11 +18,10 @@ import tracemalloc
 
 import pytest
 
-from contract import assert_valid
 from memwatch.auth import bearer_token
-
-TOKEN = "hardening-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from memwatch.testing import AUTH_HEADERS as AUTH
+from memwatch.testing import TOKEN
+from memwatch.testing.contract import assert_valid
 
 KEPT: list[object] = []
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contract import assert_common_headers, assert_valid
+from memwatch.testing.contract import assert_common_headers, assert_valid
 
 pytestmark = [
     pytest.mark.skipif(sys.platform != "linux", reason="forks and reads /proc"),

@@ -1,4 +1,4 @@
-"""Shared facts about the four distributions, for the packaging tests."""
+"""Shared facts about the five distributions, for the packaging tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The four distributions move in lockstep: one version, and each pins the others to it."""
+"""The five distributions move in lockstep: one version, and each pins the others to it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ else:  # pragma: no cover - Python 3.10
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ROOT / "packages"
-ADAPTERS = ("memwatch-fastapi", "memwatch-flask", "memwatch-tornado")
+ADAPTERS = ("memwatch-django", "memwatch-fastapi", "memwatch-flask", "memwatch-tornado")
 DISTRIBUTIONS = ("memwatch", *ADAPTERS)
 
 
@@ -38,7 +38,7 @@ def version() -> str:
 
 
 def test_every_distribution_has_the_cores_version(version):
-    """All four pyproject.toml files carry the same version string."""
+    """All five pyproject.toml files carry the same version string."""
     versions = {dist: _project(dist)["version"] for dist in DISTRIBUTIONS}
     assert set(versions.values()) == {version}, versions
 
@@ -51,8 +51,8 @@ def test_runtime_version_matches_metadata(version):
     assert match.group(1) == version
 
 
-def test_the_four_distributions_exist():
-    """packages/ holds exactly the core and the three adapters, each with a pyproject.toml."""
+def test_the_five_distributions_exist():
+    """packages/ holds exactly the core and the four adapters, each with a pyproject.toml."""
     found = sorted(p.parent.name for p in PACKAGES.glob("*/pyproject.toml"))
     assert found == sorted(DISTRIBUTIONS)
 

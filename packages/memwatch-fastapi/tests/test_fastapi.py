@@ -1,6 +1,6 @@
 """The FastAPI router's own behaviour: OpenAPI, the lifespan helper, mounting.
 
-The HTTP contract itself is checked over real servers by tests/conformance;
+The HTTP contract itself is checked over real servers by the shipped conformance suite;
 these tests call the ASGI app in process through httpx's ASGITransport.
 """
 

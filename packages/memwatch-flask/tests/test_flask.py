@@ -1,6 +1,6 @@
 """The Flask extension's own behaviour: app factories, several apps, the Blueprint, translation.
 
-The HTTP contract itself is checked over real servers by tests/conformance;
+The HTTP contract itself is checked over real servers by the shipped conformance suite;
 these tests use Flask's in-process test client.
 """
 

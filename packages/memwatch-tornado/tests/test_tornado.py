@@ -1,6 +1,6 @@
 """The Tornado handlers' own behaviour: mounting styles, names, write_error, XSRF.
 
-The HTTP contract itself is checked over real servers by tests/conformance;
+The HTTP contract itself is checked over real servers by the shipped conformance suite;
 these tests serve each application on a loopback socket inside asyncio.run.
 """
 
@@ -15,8 +15,8 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from contract import assert_problem
 from memwatch.auth import allow_all
+from memwatch.testing.contract import assert_problem
 from memwatch.watcher import Watcher
 from memwatch_tornado import memwatch_handlers
 

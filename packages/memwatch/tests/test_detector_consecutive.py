@@ -13,7 +13,7 @@ from memwatch.detector import (
     StatsFinding,
 )
 from memwatch.samples import Sample
-from strategies import MB, feed_all, leak_findings
+from memwatch.testing.strategies import MB, feed_all, leak_findings
 
 
 def full(time, heap, **counts):

@@ -19,7 +19,7 @@ from memwatch.detector import (
     make_detector,
 )
 from memwatch.samples import Sample
-from strategies import (
+from memwatch.testing.strategies import (
     LATE_LEAK_HORIZON,
     MIB,
     growing_runs,

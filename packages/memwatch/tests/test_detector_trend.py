@@ -9,7 +9,7 @@ import pytest
 
 from memwatch.detector import StatsFinding, TrendConfig, TrendDetector
 from memwatch.samples import Sample
-from strategies import MB, feed_all, leak_findings, linear_leak, to_samples
+from memwatch.testing.strategies import MB, feed_all, leak_findings, linear_leak, to_samples
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from contract import assert_valid
 from memwatch.census import take_census
 from memwatch.converter import dumps
 from memwatch.diff import diff_censuses
@@ -19,6 +18,7 @@ from memwatch.explain import CaptureExplainer
 from memwatch.models import GCStats, HeapDiffReport, LeakReport
 from memwatch.profiles import Profiler, StateSnapshot
 from memwatch.store import MemoryProfileStore
+from memwatch.testing.contract import assert_valid
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

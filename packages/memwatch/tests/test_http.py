@@ -12,13 +12,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract import PROBLEM_CONTENT_TYPE, assert_common_headers, assert_problem, assert_valid
 from memwatch import http
 from memwatch import watcher as watcher_module
 from memwatch.auth import Denial, allow_all, bearer_token, loopback_only, read_only
 from memwatch.dashboard import FILES
 from memwatch.http import JSON, ROUTES, MemwatchAPI, Request, Response, Route
 from memwatch.store import MemoryProfileStore
+from memwatch.testing.contract import (
+    PROBLEM_CONTENT_TYPE,
+    assert_common_headers,
+    assert_problem,
+    assert_valid,
+)
 from memwatch.watcher import Watcher
 
 if TYPE_CHECKING:

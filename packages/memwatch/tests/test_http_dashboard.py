@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from contract import assert_valid
 from memwatch.auth import bearer_token, read_only
 from memwatch.dashboard import CONTENT_SECURITY_POLICY, FILES, asset
 from memwatch.http import MemwatchAPI, Request
+from memwatch.testing.contract import assert_valid
 from memwatch.watcher import Watcher
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"

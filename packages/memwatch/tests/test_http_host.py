@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from contract import assert_problem, assert_valid
 from memwatch.auth import allow_all
 from memwatch.http import MemwatchAPI
 from memwatch.routes import PROMETHEUS_TEXT
 from memwatch.store.fallback import FallbackStore
 from memwatch.store.sqlite import FILE_NAME, SQLiteStore
+from memwatch.testing.contract import assert_problem, assert_valid
 from memwatch.watcher import Watcher
 from memwatch.wire import Request
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from contract import assert_problem
 from memwatch.auth import allow_all
 from memwatch.http import MemwatchAPI
+from memwatch.testing.contract import assert_problem
 
 
 def test_problem_is_a_valid_problem_with_memwatchs_headers():

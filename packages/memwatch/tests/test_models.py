@@ -16,7 +16,10 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-from contract import (
+from memwatch import host_models, models
+from memwatch.converter import converter, dumps, loads
+from memwatch.schemas import SCHEMA_NAMES, load_schema
+from memwatch.testing.contract import (
     SCHEMA_FOR_BODY,
     SCHEMA_FOR_DEF,
     assert_valid,
@@ -24,9 +27,6 @@ from contract import (
     registry,
     validator,
 )
-from memwatch import host_models, models
-from memwatch.converter import converter, dumps, loads
-from memwatch.schemas import SCHEMA_NAMES, load_schema
 
 UTC = dt.timezone.utc
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract import assert_valid
 from memwatch.converter import dumps, loads
 from memwatch.models import GCStats, LeakReport
 from memwatch.sample_window import SampleSeries, SampleWindow
+from memwatch.testing.contract import assert_valid
 from memwatch.watcher import Watcher
 from scripted import MIB, ScriptedProbe
 

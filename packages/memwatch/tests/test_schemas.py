@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from contract import assert_valid, defs_validator, validator
 from memwatch.schemas import SCHEMA_NAMES, _source, generate, load_schema
+from memwatch.testing.contract import assert_valid, defs_validator, validator
 
 if TYPE_CHECKING:
     from pathlib import Path

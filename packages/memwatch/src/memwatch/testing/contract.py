@@ -1,5 +1,6 @@
-"""Checks of the HTTP contract shared by the core's tests and the adapters' tests.
+"""Checks of the HTTP contract: every body against its schema, every response's headers.
 
+Shared by the core's tests, the conformance suite and any adapter's own tests.
 Every body is validated with jsonschema's Draft202012Validator and format
 checking against the schemas memwatch ships (``memwatch.schemas``), resolved
 through a registry so a schema's ``$defs`` can be addressed on their own

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from contract import assert_common_headers, assert_valid
+from memwatch.testing.contract import assert_common_headers, assert_valid
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
