@@ -35,7 +35,9 @@ class DashboardChecks:
         for file in FILES:
             response = served.client.get("/ah" + file.path)
             assert response.status_code == 200, (file.path, response.text[:200])
-            assert response.content == asset(file.name).body
+            served_file = asset(file.name)
+            assert served_file is not None, file.name
+            assert response.content == served_file.body
             assert response.headers["Content-Type"] == file.media_type
             assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
             assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -50,7 +52,9 @@ class DashboardChecks:
         page = served.client.get("/ah/", headers={"Accept": _BROWSER})
         assert page.status_code == 200
         assert page.headers["Content-Type"].startswith("text/html")
-        assert page.content == asset("index.html").body
+        index_page = asset("index.html")
+        assert index_page is not None
+        assert page.content == index_page.body
 
     def test_samples_are_served(self) -> None:
         """``GET /ah/memory/samples`` answers the watcher's window, valid against its schema."""
