@@ -7,14 +7,8 @@ reference, docs/http-api.md) the field carries its JSON name in
 a ``size_bytes`` field also gets a derived ``size`` string in JSON
 (``"1.78 mb"``); it is never stored.
 
-Every ``str`` field is made encodable as UTF-8 when a model is built, because
-the heap and the file system hand memwatch text that is not: a class whose
-``__qualname__`` holds a lone surrogate (``"Bad\udcff"``), a traced file under a
-directory whose name is not UTF-8 (Python decodes it with ``surrogateescape``),
-an exception message. Each code point UTF-8 cannot encode becomes its
-backslash escape, ``\udcff``, rather than U+FFFD: two names that differ only
-there stay two names, and the escape says which code point it was. Text that
-is already encodable is kept as it is, so a JSON round trip stays exact.
+Every ``str`` field is made encodable as UTF-8 when a model is built: each code
+point UTF-8 cannot encode becomes its backslash escape (:mod:`memwatch.encodable`).
 """
 
 from __future__ import annotations

@@ -23,27 +23,26 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import attrs
 
+from memwatch.actions import ProfileActions
 from memwatch.capture import AutoCapture
 from memwatch.collector import Collector
 from memwatch.config import watcher_options
 from memwatch.converter import converter
 from memwatch.detector import Detector, LeakFinding, make_detector
-from memwatch.errors import ErrorLog, MemwatchError
+from memwatch.errors import ErrorLog
 from memwatch.forks import reset_after_fork
 from memwatch.headroom import Headroom
 from memwatch.host import HostLink, acting_for
 from memwatch.limits import MemoryLimits
 from memwatch.listeners import Listeners
 from memwatch.models import (
-    GCResult,
     GCStats,
     LeakReport,
-    Profile,
     Status,
 )
 from memwatch.polling import PollingThread
 from memwatch.probes import Probe, make_probe
-from memwatch.process import AllocatedBlocks, collect_fully
+from memwatch.process import AllocatedBlocks
 from memwatch.profiles import Profiler
 from memwatch.reports import LatestReports
 from memwatch.sample_window import SampleSeries, SampleWindow
@@ -63,14 +62,14 @@ logger = logging.getLogger("memwatch")
 _POLL_SECONDS = 1.0
 
 
-class Watcher:
+class Watcher(ProfileActions):
     """Watches this process's heap for leaks and captures heap diffs.
 
     Construct one, call :meth:`start` (or use it as a context manager), and
     read :meth:`status`. Adapters usually share :func:`default_watcher`.
 
     Args:
-        mode: Leak detector mode, ``"trend"`` (default) or ``"memwatch"``.
+        mode: Leak detector mode, ``"trend"`` (default) or ``"consecutive"`` (``"memwatch"``).
         detector_options: Options for :func:`memwatch.detector.make_detector`.
         detector: A ready detector; overrides ``mode`` and ``detector_options``.
         probe: A probe name for :func:`memwatch.probes.make_probe` or a probe object.
@@ -188,16 +187,10 @@ class Watcher:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Watcher:
-        """A watcher configured by ``MEMWATCH_*`` environment variables.
+        """A watcher configured by ``MEMWATCH_*`` environment variables (docs/configuration.md).
 
-        Lets operators tune a deployed service without a code change. Read:
-        ``MEMWATCH_MODE``, ``MEMWATCH_PROBE``, ``MEMWATCH_SAMPLE_INTERVAL``,
-        ``MEMWATCH_AUTO_CAPTURE`` (``1``/``0``, ``true``/``false``),
-        ``MEMWATCH_CAPTURE_SECONDS``, ``MEMWATCH_CAPTURE_COOLDOWN``,
-        ``MEMWATCH_MAX_DETAILS``, ``MEMWATCH_CENSUS_TIME_BUDGET``,
-        ``MEMWATCH_MEMORY_LIMIT`` (``512MiB``, ``1.5GB``, bytes) and
-        ``MEMWATCH_LIMIT_CAPTURE_RATIO``. Keyword
-        ``overrides`` win over the environment (:mod:`memwatch.config`).
+        Lets operators tune a deployed service without a code change; the variables
+        are :data:`memwatch.config.ENV_VARIABLES`. Keyword ``overrides`` win.
 
         Raises:
             ValueError: a variable holds a value of the wrong kind; the message names it.
@@ -282,10 +275,7 @@ class Watcher:
         self.stop()
 
     def _after_fork_in_child(self) -> None:
-        """Start afresh in a forked child: its heap is its own, its counts start at zero.
-
-        The collector and the profiler have reset themselves already (:mod:`memwatch.forks`).
-        """
+        """Start afresh in a forked child (collector and profiler reset themselves first)."""
         self._lifecycle = threading.Lock()
         self._detector.reset()
         self._capture.reset()
@@ -325,7 +315,10 @@ class Watcher:
                 reports, leaks = self._reports.feed(self._detector, samples)
             self._after_feed(reports, leaks)
             self._capture.tick()
-            self._capture_near_limit(now)
+            # Near the memory limit a profile is captured whatever the detector says.
+            limit_seconds = self._headroom.capture_due(now, self.capture_seconds)
+            if self.auto_capture and limit_seconds is not None:
+                self._capture.trigger("limit", seconds=limit_seconds)
         except Exception as exc:  # noqa: BLE001 - the watcher must never hurt the service
             self._errors.note(exc, "poll")
         self._poll_host()
@@ -358,13 +351,6 @@ class Watcher:
         if self.auto_capture and leaks:
             self._capture.trigger("leak", seconds=self.capture_seconds)
 
-    def _capture_near_limit(self, now: float) -> None:
-        """Capture now if memory nears its limit, whatever the detector says."""
-        if self.auto_capture:
-            seconds = self._headroom.capture_due(now, self.capture_seconds)
-            if seconds is not None:
-                self._capture.trigger("limit", seconds=seconds)
-
     # -- what the API serves ---------------------------------------------------
 
     def status(self) -> Status:
@@ -377,95 +363,6 @@ class Watcher:
     def samples(self) -> SampleSeries:
         """The recent samples and leak reports, for plotting (``GET /memory/samples``)."""
         return self._window.series(probe=self._probe.name, sample_interval=self.sample_interval)
-
-    def force_gc(self) -> GCResult:
-        """Run a full collection now, take a sample after it, and return the stats.
-
-        Single-flight together with the censuses: a full collection walks the
-        whole heap as a census does, and forty at once stalled an app for seconds.
-
-        Raises:
-            CensusBusyError: a census or another forced collection is running right now.
-        """
-        with self._profiler.single_flight.claim():
-            collected = collect_fully()
-            with self._reports.lock:
-                # Samples the collection itself queued come first, so time only moves forward.
-                samples = [*self._collector.drain(), self._collector.sample_now(full=True)]
-                reports, leaks = self._reports.feed(self._detector, samples)
-                result = GCResult(last_gc=self._reports.last_gc, collected=collected)
-        # Outside the claim: a leak it reveals may start a capture, which takes a census.
-        self._after_feed(reports, leaks)
-        return result
-
-    def start_profile(self, pid: int | None = None, *, trace: bool = False) -> Profile:
-        """Start a manual profile: take the baseline census now, here or in worker ``pid``.
-
-        Args:
-            pid: The worker to profile; ``None`` or this process: here.
-            trace: Open a tracing window until the profile ends, so that its
-                diff names the allocating lines in application code (a profile
-                handed to another worker is not traced).
-
-        Raises:
-            ProfileConflictError: a manual profile is already running (in that worker).
-            CensusBusyError: another census is running right now.
-            WorkerNotFoundError, WorkerTimeoutError: see
-                :meth:`~memwatch.host.HostLink.start_elsewhere`.
-        """
-        if pid is not None and pid != os.getpid():
-            return self.host.start_elsewhere(pid)
-        try:
-            return self._profiler.start("manual", trace=trace)
-        except MemwatchError:
-            raise  # a conflict or a busy census is an answer, not a fault
-        except Exception as exc:
-            self._errors.note(exc, "profile start")  # a failing census or store shows in status
-            raise
-
-    def end_profile(self, profile_id: str) -> Profile:
-        """End a running profile: second census, diff, and the status as it stands.
-
-        Another worker's profile is ended by that worker (its baseline lives
-        there): the request is handed over and its result awaited.
-
-        Raises:
-            ProfileNotFoundError: no stored profile has that id.
-            ProfileConflictError: the profile is not running.
-            CensusBusyError: another census is running right now.
-            WorkerTimeoutError: the owning worker did not end it in time.
-        """
-        stored = self._profiler.get(profile_id)
-        if stored.pid != os.getpid() and self.host.shared:
-            return self.host.end_elsewhere(stored)
-        try:
-            profile = self._profiler.end(profile_id)
-        except MemwatchError:
-            raise
-        except Exception as exc:
-            self._errors.note(exc, "profile end")
-            raise
-        return profile  # a failed census was noted by the profiler (its on_error)
-
-    def get_profile(self, profile_id: str) -> Profile:
-        """One stored profile.
-
-        Raises:
-            ProfileNotFoundError: no stored profile has that id.
-        """
-        return self._profiler.get(profile_id)
-
-    def delete_profile(self, profile_id: str) -> None:
-        """Delete a stored profile (a running one is abandoned).
-
-        Raises:
-            ProfileNotFoundError: no stored profile has that id.
-        """
-        self._profiler.delete(profile_id)
-
-    def list_profiles(self) -> list[Profile]:
-        """Every stored profile, oldest first."""
-        return self._profiler.list()
 
 
 # -- the process-wide default ------------------------------------------------------
