@@ -169,3 +169,16 @@ def test_views_tolerate_absent_keys(seed):
     _text(render.profile_view(profile))
     _text(render.profiles_table([profile, {}]))
     _text(render.gc_view(status))
+
+
+def test_a_sample_before_any_stats_event_shows_no_zero_baseline():
+    """A first sample with no stats event yet says the baseline is not estimated, not 0 bytes."""
+    status = {
+        **STATUS,
+        "watcher": {"probe": "rss", "samples": 1, "heap_bytes": 26 * 1024 * 1024},
+        "lastGC": {"timestamp": "", "estimated_base": 0},
+    }
+    text = _text(render.reading_line(status))
+    assert "26 mb" in text
+    assert "not estimated yet" in text
+    assert "0 bytes" not in text

@@ -114,8 +114,11 @@ def reading_line(status: JSON) -> Text:
         return Text(f"{label}: no sample yet", style="dim")
     line = Text()
     line.append(f"{label} ").append(_size(watcher.get("heap_bytes")), style="bold")
-    line.append("  baseline ").append(_size(last_gc.get("estimated_base")), style="bold")
-    line.append(f"  trend {last_gc.get('usage_trend', 0):+.1f}%")
+    if last_gc.get("timestamp"):
+        line.append("  baseline ").append(_size(last_gc.get("estimated_base")), style="bold")
+        line.append(f"  trend {last_gc.get('usage_trend', 0):+.1f}%")
+    else:  # no stats event yet: a baseline of "0 bytes" would read as a measurement
+        line.append("  baseline ").append("not estimated yet", style="dim")
     event = status.get("lastEvent") or "none yet"
     line.append("  last event ").append(event, style="red bold" if event == "leak" else "")
     return line
