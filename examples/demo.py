@@ -121,7 +121,8 @@ def wait_until_up(client: Client, server: subprocess.Popen[bytes], deadline: flo
     raise RuntimeError("the server did not come up in time")
 
 
-CONSOLE = Console(highlight=False, soft_wrap=True)
+# Piped to a file or CI log, rich would assume 80 columns and cut file names short.
+CONSOLE = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 
 
 def print_leak(status: dict[str, Any], elapsed: float) -> None:

@@ -111,7 +111,7 @@ def test_diff_hides_library_lines_and_shows_retention():
     assert "1 line in libraries or memwatch not shown" in text
     assert "app.SESSIONS [item]" in text
     assert "95%" in text
-    assert "untracked data: app.CACHE (dict): +1,200 items, +1.2 mb of str, bytes" in text
+    assert "grown container: app.CACHE (dict): +1,200 items, +1.2 mb of str, bytes" in text
 
 
 def test_brackets_in_names_are_text_not_markup():

@@ -319,3 +319,19 @@ def test_kept_exc_info_names_the_frame_local(app: types.ModuleType) -> None:
     app.HOLDER.items.clear()
     assert path.root == "retention_app.HOLDER"
     assert path.edges[-4:] == ("(traceback)", ".tb_frame", "(frame)", ".f_locals.basket")
+
+
+def test_memwatchs_own_holdings_are_not_reported_as_the_leak(app: types.ModuleType) -> None:
+    """Objects held only from memwatch's own module globals yield no retention path."""
+    import memwatch.store  # noqa: PLC0415 - its namespace plays memwatch's own bookkeeping
+
+    held = [app.Payload(i) for i in range(5)]
+    memwatch.store.TEST_HOLDING = held  # type: ignore[attr-defined]
+    try:
+        found = explain_retention(_ids(held))
+    finally:
+        del memwatch.store.TEST_HOLDING  # type: ignore[attr-defined]
+    assert [p.root for t in found for p in t.paths if p.root.startswith("memwatch.")] == []
+    app.HOLDER.items.extend(held)
+    path = _only(explain_retention(_ids(held)), "retention_app.Payload").paths[0]
+    assert path.root == "retention_app.HOLDER"

@@ -24,6 +24,11 @@ __all__ = ["UNREACHABLE", "RetentionPath", "RootKind", "TypeRetention"]
 __all__ += ["explain_retention", "group_paths", "sample_new_ids"]
 
 
+#: Roots in memwatch itself or its dependencies: what memwatch holds for its own
+#: work (its store's summaries, cattrs' generated functions) is not the leak.
+OWN_ROOTS = ("memwatch.", "cattrs.", "cattr.", "attrs.", "attr.")
+
+
 def group_paths(
     found: Iterable[tuple[str, RootKind, tuple[str, ...]]], *, top: int = 3
 ) -> tuple[RetentionPath, ...]:
@@ -100,7 +105,8 @@ def explain_retention(
     for name, _, chain in trace_objects(
         ids_by_type, max_depth=max_depth, max_nodes=max_nodes, time_budget=time_budget
     ):
-        per_type[name].append(chain)
+        if not chain[0].startswith(OWN_ROOTS):
+            per_type[name].append(chain)
     return tuple(
         TypeRetention(
             what=name,

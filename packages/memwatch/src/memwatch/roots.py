@@ -114,6 +114,10 @@ class Roots:
 
 def _qualified(func: object) -> str:
     module = getattr(func, "__module__", None)
+    if module is None and str(
+        getattr(getattr(func, "__code__", None), "co_filename", "")
+    ).startswith("<cattrs generated"):
+        module = "cattrs"  # cattrs compiles its (un)structure functions with no module of their own
     qualname = getattr(func, "__qualname__", None)
     qualname = qualname if isinstance(qualname, str) else type_name(type(func))
     return f"{module}.{qualname}" if isinstance(module, str) else qualname

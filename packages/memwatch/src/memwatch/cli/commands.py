@@ -80,7 +80,8 @@ def run(argv: Sequence[str]) -> int:
     """Parse ``argv``, run the command, and return its exit status."""
     args = build_parser().parse_args(argv)
     token = args.token if args.token is not None else os.environ.get("MEMWATCH_TOKEN") or None
-    console = Console(highlight=False)
+    # Piped output would be cut to 80 columns; a terminal keeps its own width.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     try:
         client = ApiClient(args.url, token=token, prefix=args.prefix, timeout=args.timeout)
         try:

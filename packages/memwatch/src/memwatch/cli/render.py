@@ -266,11 +266,16 @@ def _untracked_lines(untracked: Any) -> list[RenderableType]:
     lines: list[RenderableType] = []
     for grown in [g for g in (untracked or ()) if isinstance(g, Mapping)][:3]:
         holder = grown.get("holder") or grown.get("what", "?")
-        kinds = ", ".join(grown.get("untracked_types", ())) or "nothing untracked"
+        kinds = ", ".join(grown.get("untracked_types", ()))
+        gained = (
+            f"+{grown.get('size', '?')} of {kinds}"
+            if kinds
+            else "all gc-tracked (counted in the types above)"
+        )
         lines.append(
             Text(
-                f"untracked data: {holder} ({grown.get('what', '?')}): "
-                f"+{grown.get('items', 0):,} items, +{grown.get('size', '?')} of {kinds}"
+                f"grown container: {holder} ({grown.get('what', '?')}): "
+                f"+{grown.get('items', 0):,} items, {gained}"
             )
         )
     return lines
