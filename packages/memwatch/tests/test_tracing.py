@@ -82,7 +82,8 @@ def test_allocation_inside_a_library_keeps_the_library_frame(app: types.ModuleTy
     with TracingWindow() as window:
         app.loggers(100)
         sites = window.sites(limit=50)
-    (ours,) = [site for site in sites if site.file == app.__file__]
+    # Under coverage its tracer's own allocations are charged to other app lines too.
+    ours = max((site for site in sites if site.file == app.__file__), key=lambda s: s.size_bytes)
     assert ours.line == 12
     assert ours.library.startswith(str(Path("logging", "__init__.py:")))
     package = str(Path(tracing.__file__).parent)
