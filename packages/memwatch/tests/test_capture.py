@@ -7,7 +7,7 @@ import os
 import threading
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memwatch.capture import AutoCapture
@@ -233,6 +233,8 @@ steps = st.lists(
 )
 
 
+# Each step may take a real census (about 0.1 s): fewer examples, same property.
+@settings(max_examples=25)
 @given(steps)
 def test_captures_never_overlap_and_starts_respect_the_cooldown(script):
     """Whatever triggers and ticks come when, one capture runs at most and starts are spaced."""

@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memwatch.census import Census, take_census, type_name
@@ -263,6 +263,8 @@ def _odd_class(meta: type, qualname: str, module: str, sizeof: str) -> tuple[typ
     return cls, str.__str__(name)
 
 
+# Each example takes two whole censuses of the test process: fewer examples, same property.
+@settings(max_examples=25)
 @given(meta=METACLASSES, qualname=QUALNAMES, module=MODULES, sizeof=SIZEOFS, getsizeof=GETSIZEOFS)
 def test_no_type_attribute_makes_a_census_or_its_diff_raise(
     meta: type, qualname: str, module: str, sizeof: str, getsizeof: str
