@@ -331,7 +331,22 @@ def test_memwatchs_own_holdings_are_not_reported_as_the_leak(app: types.ModuleTy
         found = explain_retention(_ids(held))
     finally:
         del memwatch.store.TEST_HOLDING  # type: ignore[attr-defined]
-    assert [p.root for t in found for p in t.paths if p.root.startswith("memwatch.")] == []
+    assert [p.root for t in found for p in t.paths if "memwatch." in p.root] == []
     app.HOLDER.items.extend(held)
     path = _only(explain_retention(_ids(held)), "retention_app.Payload").paths[0]
     assert path.root == "retention_app.HOLDER"
+
+
+def test_an_lru_cache_of_memwatchs_dependencies_is_not_the_leak(app: types.ModuleType) -> None:
+    """Results kept by an lru_cache defined in memwatch's dependencies yield no retention path."""
+    import functools  # noqa: PLC0415 - only this test builds a cache
+
+    def make(key: int) -> object:
+        return app.Payload(key)
+
+    make.__module__ = "cattrs.dispatch"
+    cached = functools.lru_cache(maxsize=None)(make)
+    held = [cached(i) for i in range(5)]
+    found = explain_retention(_ids(held))
+    assert [p.root for t in found for p in t.paths if "cattrs." in p.root] == []
+    cached.cache_clear()

@@ -105,7 +105,7 @@ def explain_retention(
     for name, _, chain in trace_objects(
         ids_by_type, max_depth=max_depth, max_nodes=max_nodes, time_budget=time_budget
     ):
-        if not chain[0].startswith(OWN_ROOTS):
+        if not chain[0].removeprefix("lru_cache ").startswith(OWN_ROOTS):
             per_type[name].append(chain)
     return tuple(
         TypeRetention(

@@ -229,7 +229,8 @@ def _sites_table(sites: Sequence[JSON], hidden: int, limit: int) -> Group:
     table.add_column("line", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("blocks", justify="right", no_wrap=True)
-    table.add_column("code", overflow="ellipsis", no_wrap=True, ratio=1)
+    # The code is cut, never the line, size or count beside it.
+    table.add_column("code", overflow="ellipsis", no_wrap=True, max_width=64)
     for site in sites[:limit]:
         file, line = str(site.get("file", "?")), int(site.get("line", 0))
         code = linecache.getline(file, line).strip() if line else ""
