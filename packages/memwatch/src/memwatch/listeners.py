@@ -12,7 +12,7 @@ someone, bump a metric or write a log line the moment a leak is reported::
     memwatch.default_watcher().on("leak", page_on_call)
 
 Listeners run on the thread that fed the detector (the watcher's polling
-thread, or the caller of :meth:`~memwatch.watcher.Watcher.force_gc` or
+thread, or the caller of :meth:`~memwatch.actions.ProfileActions.force_gc` or
 :meth:`~memwatch.watcher.Watcher.poll`), never inside a gc callback and never
 while the watcher holds its locks. A listener that raises is counted in the
 status's ``watcher.errors`` and described in ``watcher.last_error`` by its

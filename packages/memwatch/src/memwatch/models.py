@@ -8,7 +8,7 @@ a ``size_bytes`` field also gets a derived ``size`` string in JSON
 (``"1.78 mb"``); it is never stored.
 
 Every ``str`` field is made encodable as UTF-8 when a model is built: each code
-point UTF-8 cannot encode becomes its backslash escape (:mod:`memwatch.encodable`).
+point UTF-8 cannot encode becomes its backslash escape (``memwatch.encodable``).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 MB = 1_000_000
 MIB = 1024 * 1024
-#: Seconds between samples: the watcher's default sample interval.
+#: The watcher's default sample interval, in seconds.
 INTERVAL = 1.0
 TEN_MINUTES = 600.0
 
@@ -205,7 +205,7 @@ STABLE_KINDS = ("stationary", "sawtooth", "step", "early step", "churn")
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 bases = st.floats(min_value=30 * MB, max_value=300 * MB)
-#: Sample intervals the detector must judge alike: its time constants are seconds.
+#: Sample intervals the detector must judge alike (its time constants are seconds).
 intervals = st.sampled_from([1.0, 2.0, 5.0])
 
 
