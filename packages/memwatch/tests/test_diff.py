@@ -130,19 +130,21 @@ def test_no_work_between_shows_no_bookkeeping() -> None:
     assert abs(report.change.size_bytes) < 64 * 1024
 
 
-def test_details_are_sorted_by_absolute_bytes_then_name() -> None:
-    """Details come largest absolute byte change first, ties broken by type name."""
+def test_details_put_growth_first_then_shrinkage_each_largest_first() -> None:
+    """Details list what grew (largest first), then what shrank (largest first), ties by name."""
     keep_a, keep_b = [Alpha() for _ in range(10)], [Beta() for _ in range(20)]
     hd = HeapDiff()
     keep_a.extend(Alpha() for _ in range(20))  # Alpha: +20 objects
     del keep_b[:]  # Beta: -20 objects of the same size, so the same absolute change
     keep_big = [Leaky() for _ in range(500)]
     report = hd.end()
-    keys = [(-abs(d.size_bytes), d.what) for d in report.change.details]
+    keys = [(d.size_bytes <= 0, -abs(d.size_bytes), d.what) for d in report.change.details]
     assert keys == sorted(keys)
     names = [d.what for d in report.change.details]
     assert sys.getsizeof(Alpha()) == sys.getsizeof(Beta())
     assert names.index(type_name(Alpha)) < names.index(type_name(Beta))
+    grown = [d.size_bytes > 0 for d in report.change.details]
+    assert grown == sorted(grown, reverse=True)
     assert detail(report, Alpha).size_bytes == -detail(report, Beta).size_bytes
     assert len(keep_big) == 500
 

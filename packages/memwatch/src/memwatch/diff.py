@@ -35,8 +35,9 @@ def diff_censuses(
     Args:
         before: The baseline census.
         after: The later census.
-        max_details: At most this many types in ``change.details`` (the largest
-            absolute byte changes); ``change.details_capped`` says when some were cut.
+        max_details: At most this many types in ``change.details`` (growth first,
+            then shrinkage, each largest first); ``change.details_capped`` says when
+            some were cut.
         max_sites: At most this many allocation sites in ``change.allocation_sites``.
 
     Returns:
@@ -65,7 +66,9 @@ def diff_censuses(
         freed_nodes += freed
         if allocated or freed or size:
             details.append(DiffDetail(what=name, size_bytes=size, allocated=allocated, freed=freed))
-    details.sort(key=lambda detail: (-abs(detail.size_bytes), detail.what))
+    # What grew comes first (a leak's type must not rank below a freed cache), then
+    # what shrank; each by the size of its change, ties by name.
+    details.sort(key=lambda d: (d.size_bytes <= 0, -abs(d.size_bytes), d.what))
     change = HeapChange(
         size_bytes=after.size_bytes - before.size_bytes,
         freed_nodes=freed_nodes,

@@ -156,7 +156,7 @@ class HeapChange:
         size_bytes: Net change of the heap's shallow size.
         freed_nodes: Objects present before but not after.
         allocated_nodes: Objects present after but not before.
-        details: Per-type changes, largest absolute byte change first.
+        details: Per-type changes: growth first, then shrinkage, each largest first.
         details_capped: True when ``details`` was cut to the configured number of types.
         allocation_sites: The lines whose live memory grew most, largest first:
             from the capture's tracing window (the innermost application frame),
