@@ -16,6 +16,16 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "debian-packages: not root or no apt-get; missing: ${missing[*]} (their tests skip)" >&2
     exit 0
 fi
+# tox may run two environments at once: one apt at a time, the second finds it installed.
+exec 9>/tmp/memwatch-debian-packages.lock
+flock 9
+missing=()
+for pair in "$@"; do
+    binary="${pair%%=*}"
+    package="${pair#*=}"
+    [ -x "$binary" ] || missing+=("$package")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
 # Packages such as prometheus start a service when installed; tests start their own.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
