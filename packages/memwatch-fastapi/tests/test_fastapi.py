@@ -114,6 +114,7 @@ def test_inlined_schema_accepts_and_rejects_what_the_original_does(name):
         "problem": api.handle(Request("GET", "/ah/nowhere")),
         "index": api.handle(Request("GET", "/ah/")),
         "sample_series": api.handle(Request("GET", "/ah/memory/samples")),
+        "workers": api.handle(Request("GET", "/ah/workers")),
     }
     instance = json.loads(bodies[name].body) if bodies[name] else {"message": "Deleted profile x"}
     original = Draft202012Validator(load_schema(name), format_checker=FormatChecker())
