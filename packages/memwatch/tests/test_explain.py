@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import textwrap
@@ -92,6 +93,7 @@ def test_a_leak_profile_traces_and_explains_by_default(app: types.ModuleType) ->
     """A profile captured on a leak names the line, the holders and the layer, and validates."""
     store = MemoryProfileStore()
     profiler = Profiler(store, record_diff=_record, pid=lambda: 1)
+    gc.collect()  # earlier tests' garbage, freed mid-capture, would crowd the diff's top types
     started = profiler.start("leak")
     assert tracemalloc.is_tracing()
     for n in range(2000):

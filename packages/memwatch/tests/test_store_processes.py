@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
@@ -38,7 +39,7 @@ def _write_many(store: SQLiteStore, prefix: str, count: int) -> None:
 
 
 def _integrity(store: SQLiteStore) -> str:
-    with sqlite3.connect(store.path) as raw:
+    with contextlib.closing(sqlite3.connect(store.path)) as raw, raw:
         return str(raw.execute("PRAGMA integrity_check").fetchone()[0])
 
 

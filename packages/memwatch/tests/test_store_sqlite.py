@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sqlite3
@@ -99,13 +100,13 @@ def test_file_and_directory_are_private_and_wal(tmp_path: Path) -> None:
     SQLiteStore(directory).put(make_profile("a"))
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert stat.S_IMODE((directory / FILE_NAME).stat().st_mode) == 0o600
-    with sqlite3.connect(directory / FILE_NAME) as raw:
+    with contextlib.closing(sqlite3.connect(directory / FILE_NAME)) as raw, raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
 
 
 def _set_version(path: Path, version: int) -> None:
-    with sqlite3.connect(path / FILE_NAME) as raw:
+    with contextlib.closing(sqlite3.connect(path / FILE_NAME)) as raw, raw:
         raw.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
 
 
@@ -127,7 +128,7 @@ def test_an_older_schema_is_migrated_step_by_step(
     _set_version(tmp_path, 0)
     monkeypatch.setattr(sqlite_db, "_MIGRATIONS", {0: ("CREATE TABLE step_zero (x INTEGER)",)})
     assert [p.id for p in SQLiteStore(tmp_path).list()] == ["a"]
-    with sqlite3.connect(tmp_path / FILE_NAME) as raw:
+    with contextlib.closing(sqlite3.connect(tmp_path / FILE_NAME)) as raw, raw:
         assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
         assert raw.execute("SELECT COUNT(*) FROM step_zero").fetchone() == (0,)
 
@@ -142,7 +143,7 @@ def test_an_older_schema_without_a_migration_is_refused(tmp_path: Path) -> None:
 
 def test_someone_elses_database_is_left_alone(tmp_path: Path) -> None:
     """A database with tables but no memwatch schema version is refused."""
-    with sqlite3.connect(tmp_path / FILE_NAME) as raw:
+    with contextlib.closing(sqlite3.connect(tmp_path / FILE_NAME)) as raw, raw:
         raw.execute("CREATE TABLE invoices (n INTEGER)")
     with pytest.raises(StoreVersionError, match="not a memwatch store"):
         SQLiteStore(tmp_path).list()
@@ -254,7 +255,7 @@ def test_a_reused_pid_starts_a_new_worker_and_fails_the_old_ones_profiles(tmp_pa
     me = os.getpid()
     store.record_worker(me, {"n": 1})
     store.put(make_profile("before", "running", pid=me))
-    with sqlite3.connect(store.path) as raw:
+    with contextlib.closing(sqlite3.connect(store.path)) as raw, raw:
         raw.execute(
             "UPDATE workers SET start_ticks = start_ticks + 1, started = 0 WHERE pid = ?", (me,)
         )

@@ -142,6 +142,9 @@ class SQLiteStore:
             try:
                 if self._conn is None:
                     self._conn = open_database(self.path, self.busy_timeout)
+                    # A store dropped without close() still closes its own connection
+                    # (Python 3.13 warns about an unclosed one), never a parent's.
+                    weakref.finalize(self, _close_in, self._conn, os.getpid())
                 conn = self._conn
                 if write:
                     conn.execute("BEGIN IMMEDIATE")
@@ -370,3 +373,9 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _close_in(conn: sqlite3.Connection, pid: int) -> None:
+    """Close ``conn`` if this is the process that opened it (a forked child keeps it open)."""
+    if os.getpid() == pid:
+        conn.close()
