@@ -14,10 +14,13 @@ from memwatch.watcher import Watcher
 from memwatch_flask import Memwatch
 
 DETECTOR = {
-    "sample_interval": 0.25,
+    "resolution": 0.25,
     "warmup": 0.0,
-    "window": 40,
-    "min_samples": 8,
+    "window": 10.0,
+    "quick_span": 2.0,
+    "min_span": 2.0,
+    "recent_span": 2.0,
+    "confirm": 0.5,
     "segments": 4,
     "min_rate": 1024.0 * 1024,
     "min_growth": 0.05,

@@ -24,12 +24,15 @@ from memwatch.auth import bearer_token, read_only
 from memwatch.watcher import Watcher
 
 SAMPLE = 0.25
-# The detector of tests/conformance/test_leak_end_to_end.py: decides within seconds.
+# The kit's fast detector (memwatch.testing.checks_process): decides within seconds.
 DETECTOR = {
-    "sample_interval": SAMPLE,
+    "resolution": SAMPLE,
     "warmup": 0.0,
-    "window": 40,
-    "min_samples": 8,
+    "window": 10.0,
+    "quick_span": 2.0,
+    "min_span": 2.0,
+    "recent_span": 2.0,
+    "confirm": 0.5,
     "segments": 4,
     "min_rate": 1024.0 * 1024,
     "min_growth": 0.05,
