@@ -31,7 +31,7 @@ def test_status_labels_each_figure(service, memwatch):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"pid {service.process.pid}" in out
-    assert "traced bytes (tracemalloc) now" in out  # the service runs with -X tracemalloc
+    assert "process RSS now" in out  # the auto probe reads RSS even under -X tracemalloc
     assert "heap baseline" in out
     assert "none reported" in out
     assert result.stderr == ""
