@@ -21,6 +21,7 @@ rate of the latest leak the detector reported, and answers three questions:
 from __future__ import annotations
 
 import collections
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -115,15 +116,13 @@ class Headroom:
         """
         reading = self.reading
         now = self._read_at
-        return MemoryInfo(
-            limit_bytes=reading.limit_bytes,
-            limit_source=reading.limit_source,
-            used_bytes=reading.used_bytes,
-            headroom_bytes=reading.headroom_bytes,
-            seconds_to_limit=seconds_to_limit(
-                reading.used_bytes, reading.limit_bytes, self.leak_rate(now)
-            ),
-            oom_kills=reading.oom_kills,
+        return _memory_info(
+            reading.limit_bytes,
+            reading.limit_source,
+            reading.used_bytes,
+            reading.headroom_bytes,
+            seconds_to_limit(reading.used_bytes, reading.limit_bytes, self.leak_rate(now)),
+            reading.oom_kills,
         )
 
     def capture_due(self, now: float, capture_seconds: float) -> float | None:
@@ -154,3 +153,8 @@ class Headroom:
         if last <= first or last_time <= first_time:
             return None
         return (last - first) / (last_time - first_time)
+
+
+# The same figures give the same (frozen) object back, so that a status's serializer
+# (memwatch.fragments.FieldwiseEncoder) reuses its JSON between two readings.
+_memory_info = functools.lru_cache(maxsize=1, typed=True)(MemoryInfo)

@@ -56,10 +56,11 @@ from memwatch.auth import Authorizer, authorize
 from memwatch.converter import dumps
 from memwatch.dashboard import FILES, PAGE, DashboardFile, asset, prefers_html
 from memwatch.errors import CensusBusyError, ProfileConflictError, ProfileNotFoundError
+from memwatch.fragments import FieldwiseEncoder
 from memwatch.host_api import ERRORS as HOST_ERRORS
 from memwatch.host_api import metrics, pid_query, problem_for, profile_lines, status, workers
 from memwatch.index import route_index
-from memwatch.models import Message, Problem, ProfileList
+from memwatch.models import Message, Problem, ProfileList, Status
 from memwatch.query import BadQueryError, flag, quote
 from memwatch.routes import ROUTES, QueryParameter, Resource, Route, resolve
 from memwatch.wire import JSON, PROBLEM_JSON, Request, Response
@@ -148,6 +149,8 @@ class MemwatchAPI:
                 f"got {prefix!r}"
             )
         self._auth = auth
+        # Status is asked for most; only its parts that changed since the last one are serialized.
+        self._status_body = FieldwiseEncoder(Status)
         self._watcher = watcher
         self._watcher_lock = threading.Lock()
         self._errors_lock = threading.Lock()
@@ -329,7 +332,8 @@ class MemwatchAPI:
         return Response(route.status, self._headers(media_type, answer.headers), body)
 
     def _status(self, request: Request, _params: dict[str, str]) -> _Answer:
-        return _Answer(status(self.watcher, pid_query(request.query)))
+        answer = status(self.watcher, pid_query(request.query))
+        return _Answer(answer if isinstance(answer, bytes) else self._status_body.encode(answer))
 
     def _get_profile(self, _request: Request, params: dict[str, str]) -> _Answer:
         return _Answer(self.watcher.get_profile(params["id"]))

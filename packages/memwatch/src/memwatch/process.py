@@ -10,6 +10,7 @@ for a second.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import os
@@ -97,14 +98,31 @@ class AllocatedBlocks:
 
 
 def process_info() -> ProcessInfo:
-    """This process as the status describes it: who answered and how its collector is set."""
+    """This process as the status describes it: who answered and how its collector is set.
+
+    The same readings give the same (frozen) object back, so that a status's
+    serializer (:class:`memwatch.fragments.FieldwiseEncoder`) reuses its JSON.
+    """
+    return _process_info(
+        os.getpid(),
+        gc.isenabled(),
+        tuple(gc.get_threshold()),
+        gc.get_freeze_count(),
+        tracemalloc.is_tracing(),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _process_info(
+    pid: int, gc_enabled: bool, gc_thresholds: tuple[int, ...], frozen: int, tracing: bool
+) -> ProcessInfo:
     return ProcessInfo(
-        pid=os.getpid(),
+        pid=pid,
         python_version=PYTHON_VERSION,
         implementation=IMPLEMENTATION,
         free_threaded=FREE_THREADED,
-        gc_enabled=gc.isenabled(),
-        gc_thresholds=tuple(gc.get_threshold()),
-        gc_freeze_count=gc.get_freeze_count(),
-        tracemalloc_tracing=tracemalloc.is_tracing(),
+        gc_enabled=gc_enabled,
+        gc_thresholds=gc_thresholds,
+        gc_freeze_count=frozen,
+        tracemalloc_tracing=tracing,
     )

@@ -21,6 +21,7 @@ so restarts do not pile files up under the private directory.
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import shutil
@@ -157,10 +158,15 @@ def describe_store(store: object) -> StoreInfo:
     """What a status says of ``store``: its kind, whether it is shared, and any fallback."""
     if isinstance(store, FallbackStore):
         reason = store.fallback_reason
-        return StoreInfo("memory" if reason else "sqlite", store.shared, reason)
+        return _store_info("memory" if reason else "sqlite", store.shared, reason)
     if isinstance(store, SQLiteStore):
-        return StoreInfo("sqlite", shared=True)
-    return StoreInfo("memory", shared=bool(getattr(store, "shared", False)))
+        return _store_info("sqlite", shared=True)
+    return _store_info("memory", shared=bool(getattr(store, "shared", False)))
+
+
+# The same description gives the same (frozen) object back, so that a status's serializer
+# (memwatch.fragments.FieldwiseEncoder) reuses its JSON.
+_store_info = functools.lru_cache(maxsize=4, typed=True)(StoreInfo)
 
 
 def choose_store(environ: Mapping[str, str] | None = None) -> Store:
