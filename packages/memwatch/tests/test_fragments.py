@@ -7,7 +7,6 @@ import gc
 import attrs
 from hypothesis import given
 from hypothesis import strategies as st
-from test_models import gc_stats, statuses
 
 from memwatch.converter import dumps
 from memwatch.fragments import FieldwiseEncoder
@@ -16,6 +15,7 @@ from memwatch.models import GCStats, MemoryInfo, Status
 from memwatch.process import process_info
 from memwatch.store.location import describe_store
 from memwatch.store.memory import MemoryStore
+from test_models import gc_stats, statuses
 
 FIELDS = [field.name for field in attrs.fields(Status)]
 
