@@ -68,3 +68,40 @@ def test_a_shared_dict_is_not_claimed() -> None:
     del groups
     assert id(first.cache) not in owned.claimed
     assert id(vars(first)) in owned.claimed or not _dict_is_a_referent(first)
+
+
+class _UnhashableMeta(type):
+    """A metaclass that makes its classes unhashable, as some ORMs' do."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(cls, other: object) -> bool:
+        return cls is other
+
+
+class Unhashable(metaclass=_UnhashableMeta):
+    """An application class that cannot be a dict key or a set member."""
+
+    def on_event(self) -> int:
+        return id(self)
+
+
+def test_parts_of_an_unhashable_class_go_to_their_owner() -> None:
+    """Bound methods and closures of instances whose class is unhashable are still claimed."""
+    instances = [Unhashable() for _ in range(20)]
+    listeners = [instance.on_event for instance in instances]
+    closures = [_closure_over(instance) for instance in instances]  # type: ignore[arg-type]
+    groups = _groups_by_id()
+    owned = owned_parts(groups.values())
+    del groups
+    mine = {id(part) for part in owned.parts[id(Unhashable)]}
+    assert {id(listener) for listener in listeners} <= mine
+    assert {id(closure) for closure in closures} <= mine
+
+
+def _groups_by_id() -> dict[int, list[object]]:
+    """Every tracked object grouped by its exact type's id (an unhashable class cannot be a key)."""
+    groups: defaultdict[int, list[object]] = defaultdict(list)
+    for obj in gc.get_objects():
+        groups[id(type(obj))].append(obj)
+    return groups

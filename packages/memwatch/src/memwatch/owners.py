@@ -14,27 +14,32 @@ each class in a census's groups, the parts only they hold:
 
 A census then moves those parts' bytes from their own types' rows to the
 owner's row. Counts and ids (``+``/``-``) stay where they are, so the seed's
-``details`` shape is kept and no per-object filtering is needed (under
-tracemalloc every filtered id would be a traced allocation).
+``details`` shape is kept and no per-object filtering is needed.
 
 Cost: the referents of the instances of classes with a ``__dict__`` are listed
-a chunk at a time in C; methods and closures are looked at through C-level
-attribute getters. No reference is kept once it returns, except in the result.
+a chunk at a time in C, and dicts, methods and closures are filtered and
+grouped by C-level ``map``/``compress`` loops. No Python int or tuple is made
+per part: a census may run inside a tracing window, where every allocation is
+a tracemalloc trace (about 2 us each with 20 frames). Only closures are looked
+at one by one, and only those with cells. No reference is kept once it
+returns, except in the result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 import types
-from collections import defaultdict
-from operator import attrgetter
+from collections import defaultdict, deque
+from itertools import compress, repeat
+from operator import attrgetter, is_, sub
 from typing import TYPE_CHECKING
 
 import attrs
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
 
 __all__ = ["OwnedParts", "owned_parts"]
 
@@ -43,19 +48,37 @@ _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: classes defined in Python
 # Read through ``type`` itself so that a metaclass cannot intercept them.
 _FLAGS = type.__dict__["__flags__"]
 _DICTOFFSET = type.__dict__["__dictoffset__"]
+_SELF = attrgetter("__self__")
+_CLOSURE = attrgetter("__closure__")
 
 
 @attrs.frozen(eq=False)
 class OwnedParts:
-    """Parts owned by instances, per owner type.
+    """Parts owned by instances, per owner type's ``id()`` and kind of part.
 
     Attributes:
-        parts: Per owner type's ``id()``, the part objects (dicts, methods, closures).
-        claimed: The ids of every part, to leave out of their own types' rows.
+        dicts: The dicts (exact ``dict``) each owner type's instances own.
+        methods: Their bound methods.
+        closures: The closures over them.
     """
 
-    parts: dict[int, list[object]] = attrs.field(repr=False)
-    claimed: set[int] = attrs.field(repr=False)
+    dicts: dict[int, list[object]] = attrs.field(repr=False)
+    methods: dict[int, list[object]] = attrs.field(repr=False)
+    closures: dict[int, list[object]] = attrs.field(repr=False)
+
+    @property
+    def parts(self) -> dict[int, list[object]]:
+        """Per owner type's ``id()``, all its parts (dicts, methods, closures)."""
+        merged: dict[int, list[object]] = {}
+        for kind in (self.dicts, self.methods, self.closures):
+            for owner, found in kind.items():
+                merged.setdefault(owner, []).extend(found)
+        return merged
+
+    @property
+    def claimed(self) -> set[int]:
+        """The ids of every part, made on demand (a census does not need them)."""
+        return {id(part) for found in self.parts.values() for part in found}
 
     def moved_bytes(
         self, size_of: Callable[[type, list[object]], int]
@@ -64,19 +87,19 @@ class OwnedParts:
 
         Both keyed by the type's ``id()``; each part is sized once, by ``size_of``.
         """
-        gained: dict[int, int] = {}
+        gained: defaultdict[int, int] = defaultdict(int)
         lost: defaultdict[int, int] = defaultdict(int)
-        for owner, parts in self.parts.items():
-            by_type: defaultdict[int, list[object]] = defaultdict(list)
-            for part in parts:
-                by_type[id(type(part))].append(part)
-            total = 0
-            for part_type, group in by_type.items():
-                size = size_of(type(group[0]), group)
-                lost[part_type] += size
-                total += size
-            gained[owner] = total
-        return gained, dict(lost)
+        kinds = (
+            (dict, self.dicts),
+            (types.MethodType, self.methods),
+            (types.FunctionType, self.closures),
+        )
+        for part_type, kind in kinds:
+            for owner, found in kind.items():
+                size = size_of(part_type, found)
+                gained[owner] += size
+                lost[id(part_type)] += size
+        return dict(gained), dict(lost)
 
 
 def owned_parts(groups: Iterable[list[object]]) -> OwnedParts:
@@ -87,27 +110,26 @@ def owned_parts(groups: Iterable[list[object]]) -> OwnedParts:
             lists are the census's own: a tracked ``__dict__`` is in one of them).
 
     Returns:
-        The parts per owner type and their ids.
+        The parts per owner type.
     """
     # Keyed by the type's id: an application class may be unhashable (its metaclass).
     by_type = {id(type(objects[0])): objects for objects in groups if objects}
     owners = {ident for ident, objects in by_type.items() if _is_owner(type(objects[0]))}
-    parts: defaultdict[int, list[object]] = defaultdict(list)
-    claimed: set[int] = set()
+    dicts: dict[int, list[object]] = {}
     for ident in owners:
         instances = by_type[ident]
         if _DICTOFFSET.__get__(type(instances[0]), type):
-            for part in _own_dicts(instances):
-                if id(part) not in claimed:
-                    claimed.add(id(part))
-                    parts[ident].append(part)
-    for part, owner in _bound_methods(by_type.get(id(types.MethodType), []), owners):
-        claimed.add(id(part))
-        parts[owner].append(part)
-    for part, owner in _closures(by_type.get(id(types.FunctionType), []), owners):
-        claimed.add(id(part))
-        parts[owner].append(part)
-    return OwnedParts(parts=dict(parts), claimed=claimed)
+            found = _own_dicts(instances)
+            if found:
+                dicts[ident] = found
+    methods = by_type.get(id(types.MethodType), [])
+    owner_types = _hashable(type(by_type[ident][0]) for ident in owners)
+    closures, holders = _closures(by_type.get(id(types.FunctionType), []), owner_types, owners)
+    return OwnedParts(
+        dicts=dicts,
+        methods=_by_owner(methods, list(map(_SELF, methods)), owners),
+        closures=_by_owner(closures, holders, owners),
+    )
 
 
 def _is_owner(tp: type) -> bool:
@@ -119,57 +141,83 @@ def _own_dicts(instances: list[object]) -> list[object]:
     """The dicts the instances refer to that nothing else holds: each one's ``__dict__``.
 
     An attribute whose value is a dict held by that instance alone passes too:
-    it is the instance's as much as its ``__dict__`` is.
+    it is the instance's as much as its ``__dict__`` is. A dict qualifies when
+    its reference count, less the census's group list (when gc-tracked) and
+    what this function's own list adds, is one.
     """
-    ours = _our_references()
+    alone = (_our_references() + 1).__eq__
     found: list[object] = []
     for start in range(0, len(instances), _CHUNK):
-        dicts = [
-            ref for ref in gc.get_referents(*instances[start : start + _CHUNK]) if type(ref) is dict
-        ]
-        # Held by the owner, plus the census's group list when gc-tracked.
-        found.extend(
-            dicts[index]
-            for index in range(len(dicts))
-            if _references(dicts, index) - ours - gc.is_tracked(dicts[index]) == 1
-        )
+        referents = gc.get_referents(*instances[start : start + _CHUNK])
+        dicts = list(compress(referents, map(is_, map(type, referents), repeat(dict))))
+        del referents  # it holds each dict once more
+        # Counted before compress() runs: it holds each item while it reads a selector.
+        holders = map(sub, map(sys.getrefcount, dicts), map(gc.is_tracked, dicts))
+        found.extend(compress(dicts, list(map(alone, holders))))
     return found
 
 
-def _references(dicts: Sequence[object], index: int) -> int:
-    return sys.getrefcount(dicts[index])
-
-
 def _our_references() -> int:
-    """What :func:`_references` reads for a dict beyond its real holders, measured.
+    """What ``map(sys.getrefcount, a_list)`` reads for an item nothing else holds.
 
     Measured rather than assumed: how the interpreter counts references on its
     own stack changes between versions.
     """
-    probe = {"held by": None}  # held once, by this local
-    return _references([probe], 0) - 1
+    return next(map(sys.getrefcount, [{"held by": "the list alone"}]))
 
 
-def _bound_methods(methods: list[object], owners: set[int]) -> list[tuple[object, int]]:
-    selves = list(map(attrgetter("__self__"), methods))
-    return [
-        (method, id(type(owner)))
-        for method, owner in zip(methods, selves, strict=True)
-        if id(type(owner)) in owners
-    ]
+def _by_owner(
+    parts: list[object], holders: list[object], owners: set[int]
+) -> dict[int, list[object]]:
+    """``parts`` grouped by the type of the instance each one's holder is, owners only.
+
+    Grouped by the type itself in C; a type that cannot be a key (its metaclass)
+    makes it group again by the types' ids, one int per part.
+    """
+    groups: defaultdict[object, list[object]] = defaultdict(list)
+    append = list.append
+    try:
+        deque(map(append, map(groups.__getitem__, map(type, holders)), parts), 0)
+    except Exception:  # noqa: BLE001 - an unhashable class, or a metaclass's __eq__ that raises
+        groups.clear()
+        deque(map(append, map(groups.__getitem__, map(id, map(type, holders))), parts), 0)
+        return {key: found for key, found in groups.items() if key in owners}
+    return {id(tp): found for tp, found in groups.items() if id(tp) in owners}
 
 
-def _closures(functions: list[object], owners: set[int]) -> list[tuple[object, int]]:
-    found = []
-    for function, cells in zip(functions, map(attrgetter("__closure__"), functions), strict=True):
-        if not cells:
-            continue
+def _closures(
+    functions: list[object], owner_types: set[type], owners: set[int]
+) -> tuple[list[object], list[object]]:
+    """The functions whose cells hold an owner instance, and that instance (the first cell's)."""
+    found: list[object] = []
+    holders: list[object] = []
+    with_cells = list(compress(functions, map(_CLOSURE, functions)))
+    for function, cells in zip(with_cells, map(_CLOSURE, with_cells), strict=True):
         for cell in cells:
             try:
                 held = cell.cell_contents
             except ValueError:  # an empty cell: a variable not bound yet
                 continue
-            if id(type(held)) in owners:
-                found.append((function, id(type(held))))
+            if _is_owner_type(type(held), owner_types, owners):
+                found.append(function)
+                holders.append(held)
                 break
+    return found, holders
+
+
+def _hashable(classes: Iterable[type]) -> set[type]:
+    """The classes that can be set members (a metaclass may make a class unhashable)."""
+    found = set()
+    for tp in classes:
+        # An unhashable one is left to the id check of _is_owner_type.
+        with contextlib.suppress(Exception):
+            found.add(tp)
     return found
+
+
+def _is_owner_type(tp: type, owner_types: set[type], owners: set[int]) -> bool:
+    """Whether ``tp`` is an owner type: by hash, else (unhashable) by id."""
+    try:
+        return tp in owner_types
+    except Exception:  # noqa: BLE001 - an unhashable class, or its hash raises
+        return id(tp) in owners
