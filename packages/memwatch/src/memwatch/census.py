@@ -33,7 +33,7 @@ import gc
 import time
 import tracemalloc
 from collections import defaultdict, deque
-from itertools import compress
+from itertools import chain, compress
 from operator import not_
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
@@ -224,7 +224,7 @@ def take_census(
     gc.disable()
     try:
         groups, partial = _group_by_type(deadline)
-        tallies, cut = _tally(groups, deadline, owners=owners)
+        tallies, ids, cut = _tally(groups, deadline, owners=owners)
         del groups
     finally:
         if was_enabled:
@@ -239,13 +239,11 @@ def take_census(
     counts: dict[str, int] = {}
     sizes: dict[str, int] = {}
     starts: dict[str, int] = {}
-    pieces: list[bytes] = []
     position = 0
-    for name, (count, size, ids) in tallies.items():
+    for name, (count, size) in tallies.items():
         counts[name] = count
         sizes[name] = size
         starts[name] = position
-        pieces.extend(ids)
         position += count
     return Census(
         taken_at=taken_at,
@@ -257,7 +255,7 @@ def take_census(
         counts=counts,
         sizes=sizes,
         starts=starts,
-        ids=b"".join(pieces),
+        ids=ids,
         site_sizes=site_sizes,
         site_counts=site_counts,
     )
@@ -320,29 +318,38 @@ def _group(
 
 def _tally(
     groups: dict[object, list[object]], deadline: float | None, *, owners: bool = True
-) -> tuple[dict[str, tuple[int, int, list[bytes]]], bool]:
-    """Count, shallow bytes and ids per type name (types sharing a name are merged).
+) -> tuple[dict[str, tuple[int, int]], bytes, bool]:
+    """Count and shallow bytes per type name (types sharing a name are merged), and the ids.
+
+    The ids come in one block, name after name in the order first seen, copied
+    in one go rather than type by type: inside a tracing window each copy's
+    handful of allocations is traced, and a heap has thousands of types.
 
     With ``owners``, the bytes of each instance's own parts (its ``__dict__``,
     bound methods, closures: :mod:`memwatch.owners`) move from their own types'
     rows to the instance's type; counts and ids stay where they are.
     """
-    tallies: dict[str, tuple[int, int, list[bytes]]] = {}
+    tallies: dict[str, tuple[int, int]] = {}
+    members: dict[str, list[list[object]]] = {}
     gained: dict[int, int] = {}
     lost: dict[int, int] = {}
+    cut = False
     if owners:
         gained, lost = owned_parts(groups.values()).moved_bytes(shallow_bytes)
     for objects in groups.values():
         if tallies and _expired(deadline):
-            return tallies, True
+            cut = True
+            break
         tp = type(objects[0])  # a group holds objects of one exact type, at least one
         name = type_name(tp)
         size = shallow_bytes(tp, objects) + gained.get(id(tp), 0) - lost.get(id(tp), 0)
-        ids = ids_bytes(objects)
         if name in tallies:
-            count0, size0, pieces = tallies[name]
-            pieces.append(ids)
-            tallies[name] = (count0 + len(objects), size0 + size, pieces)
+            count0, size0 = tallies[name]
+            tallies[name] = (count0 + len(objects), size0 + size)
+            members[name].append(objects)
         else:
-            tallies[name] = (len(objects), size, [ids])
-    return tallies, False
+            tallies[name] = (len(objects), size)
+            members[name] = [objects]
+    ordered = list(chain.from_iterable(chain.from_iterable(members.values())))
+    members.clear()
+    return tallies, ids_bytes(ordered), cut

@@ -50,6 +50,9 @@ _FLAGS = type.__dict__["__flags__"]
 _DICTOFFSET = type.__dict__["__dictoffset__"]
 _SELF = attrgetter("__self__")
 _CLOSURE = attrgetter("__closure__")
+# Put after each type's instances in the run of _own_dicts: its one referent marks the end.
+_BOUNDARY: dict[str, str] = {}
+_MARK = (_BOUNDARY,)
 
 
 @attrs.frozen(eq=False)
@@ -115,13 +118,12 @@ def owned_parts(groups: Iterable[list[object]]) -> OwnedParts:
     # Keyed by the type's id: an application class may be unhashable (its metaclass).
     by_type = {id(type(objects[0])): objects for objects in groups if objects}
     owners = {ident for ident, objects in by_type.items() if _is_owner(type(objects[0]))}
-    dicts: dict[int, list[object]] = {}
-    for ident in owners:
-        instances = by_type[ident]
-        if _DICTOFFSET.__get__(type(instances[0]), type):
-            found = _own_dicts(instances)
-            if found:
-                dicts[ident] = found
+    with_dicts = [
+        (ident, by_type[ident])
+        for ident in owners
+        if _DICTOFFSET.__get__(type(by_type[ident][0]), type)
+    ]
+    dicts = _own_dicts(with_dicts)
     methods = by_type.get(id(types.MethodType), [])
     owner_types = _hashable(type(by_type[ident][0]) for ident in owners)
     closures, holders = _closures(by_type.get(id(types.FunctionType), []), owner_types, owners)
@@ -137,23 +139,39 @@ def _is_owner(tp: type) -> bool:
     return bool(flags & _HEAPTYPE) and not issubclass(tp, (type, types.ModuleType))
 
 
-def _own_dicts(instances: list[object]) -> list[object]:
-    """The dicts the instances refer to that nothing else holds: each one's ``__dict__``.
+def _own_dicts(owner_groups: list[tuple[int, list[object]]]) -> dict[int, list[object]]:
+    """Per owner type's id, the dicts its instances refer to that nothing else holds.
 
-    An attribute whose value is a dict held by that instance alone passes too:
-    it is the instance's as much as its ``__dict__`` is. A dict qualifies when
-    its reference count, less the census's group list (when gc-tracked) and
-    what this function's own list adds, is one.
+    Each one's ``__dict__``, and an attribute whose value is a dict held by that
+    instance alone: it is the instance's as much as its ``__dict__`` is. A dict
+    qualifies when its reference count, less the census's group list (when
+    gc-tracked) and what this function's own list adds, is one.
+
+    Every type's instances go through one run of chunks, each type's followed by
+    :data:`_MARK`, whose one referent (:data:`_BOUNDARY`) tells in the referents
+    where that type's end: a few allocations per chunk, not a few dozen per type.
     """
+    batch: list[object] = []
+    for _, instances in owner_groups:
+        batch.extend(instances)
+        batch.append(_MARK)
     alone = (_our_references() + 1).__eq__
-    found: list[object] = []
-    for start in range(0, len(instances), _CHUNK):
-        referents = gc.get_referents(*instances[start : start + _CHUNK])
+    found: dict[int, list[object]] = {}
+    position = 0
+    current: list[object] | None = None
+    for start in range(0, len(batch), _CHUNK):
+        referents = gc.get_referents(*batch[start : start + _CHUNK])
         dicts = list(compress(referents, map(is_, map(type, referents), repeat(dict))))
         del referents  # it holds each dict once more
-        # Counted before compress() runs: it holds each item while it reads a selector.
         holders = map(sub, map(sys.getrefcount, dicts), map(gc.is_tracked, dicts))
-        found.extend(compress(dicts, list(map(alone, holders))))
+        for part, owned in zip(dicts, list(map(alone, holders)), strict=True):
+            if part is _BOUNDARY:
+                position += 1
+                current = None
+            elif owned:
+                if current is None:
+                    current = found[owner_groups[position][0]] = []
+                current.append(part)
     return found
 
 
