@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OwnedParts", "owned_parts"]
 
-_CHUNK = 4096
+_CHUNK = 16384
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: classes defined in Python
 # Read through ``type`` itself so that a metaclass cannot intercept them.
 _FLAGS = type.__dict__["__flags__"]
