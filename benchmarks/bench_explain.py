@@ -6,11 +6,14 @@ the way services do (a dict global, bound methods in a class attribute, an
 unbounded lru_cache, a logger per request, a set of pending jobs) and measures,
 median of --rounds:
 
-- census: take_census() with tracemalloc off (the baseline);
+- census: take_census() with tracemalloc off, before the leak, and again on
+  the heap as leaked (the baseline of the rows below it);
 - retention: explain_retention() for the diff's top 5 types, 20 samples each;
 - grown containers: count_containers() and grown_containers() (untracked data);
 - census in a window: take_census() while a tracing window (20 frames) is open
-  and the leak has allocated inside it, and the window's finish() (its sites).
+  and the leak has allocated inside it, and the window's finish() (its sites);
+  its baseline is a census with tracemalloc off right after each window
+  closes, on the same heap (each round leaks a little more).
 
 Targets (issue 10): retention for the top 5 types, 20 samples each, at most 3x
 one census; a census inside the tracing window within 2x a census without.
@@ -24,6 +27,7 @@ import argparse
 import functools
 import gc
 import logging
+import statistics
 import sys
 import time
 from typing import ClassVar
@@ -86,6 +90,29 @@ def top_ids(before, after, types=5, samples=20):
     }
 
 
+def measure_window(leaked, rounds):
+    """Median seconds of: a census inside a tracing window, its finish(), a census after it."""
+    window_census = []
+    window_sites = []
+    untraced = []
+    for round_ in range(rounds):
+        window = TracingWindow().open()
+        leak(leaked // 5, offset=leaked * (round_ + 2))
+        started = time.perf_counter()
+        take_census(trace_sites=False)  # the window, not the census, reads the sites
+        window_census.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        window.finish()
+        window_sites.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        take_census(trace_sites=False)  # the same heap, tracemalloc off again
+        untraced.append(time.perf_counter() - started)
+    in_window = statistics.median(window_census)
+    sites_s = statistics.median(window_sites)
+    untraced_s = statistics.median(untraced)
+    return in_window, sites_s, untraced_s
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=1_000_000)
@@ -100,43 +127,37 @@ def main():
     before = take_census()
     counts = count_containers()
     leak(args.leak)
+    leaked_s = median_seconds(take_census, args.rounds)
     after = take_census()
     ids = top_ids(before, after)
     retention_s = median_seconds(lambda: explain_retention(ids), args.rounds)
     result = explain_retention(ids)
     containers_s = median_seconds(lambda: grown_containers(counts), args.rounds)
     count_s = median_seconds(count_containers, args.rounds)
-    window_census = []
-    window_sites = []
-    for round_ in range(args.rounds):
-        window = TracingWindow().open()
-        leak(args.leak // 5, offset=args.leak * (round_ + 2))
-        started = time.perf_counter()
-        take_census(trace_sites=False)  # the window, not the census, reads the sites
-        window_census.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        window.finish()
-        window_sites.append(time.perf_counter() - started)
-    window_census.sort()
-    window_sites.sort()
-    in_window = window_census[len(window_census) // 2]
-    sites_s = window_sites[len(window_sites) // 2]
+    in_window, sites_s, untraced_s = measure_window(args.leak, args.rounds)
+    final_nodes = take_census().nodes
 
     table = Table(
         f"Explaining a leak on {args.objects:,} objects ({tracked:,} tracked), Python "
         f"{sys.version.split()[0]}",
         ["measure", "seconds", "x census", "target", "verdict"],
     )
-    table.add("census, tracemalloc off", census_s, 1.0, "", "")
-    ratio = retention_s / census_s
+    table.add("census, tracemalloc off, before the leak", census_s, "", "", "")
+    table.add("census, tracemalloc off, heap as leaked", leaked_s, 1.0, "", "")
+    ratio = retention_s / leaked_s
     table.add(
         "retention, top 5 types x 20 samples", retention_s, ratio, "<= 3x", verdict(ratio <= 3)
     )
-    table.add("count_containers (baseline)", count_s, count_s / census_s, "", "")
-    table.add("grown_containers (with holders)", containers_s, containers_s / census_s, "", "")
-    ratio = in_window / census_s
+    table.add("count_containers (baseline)", count_s, count_s / leaked_s, "", "")
+    table.add("grown_containers (with holders)", containers_s, containers_s / leaked_s, "", "")
+    table.add("census, tracemalloc off, after each window", untraced_s, 1.0, "", "")
+    ratio = in_window / untraced_s
     table.add("census inside a tracing window", in_window, ratio, "<= 2x", verdict(ratio <= 2))
-    table.add("window.finish() (sites)", sites_s, sites_s / census_s, "", "")
+    table.add("window.finish() (sites)", sites_s, sites_s / untraced_s, "", "")
+    table.notes.append(
+        f"heap: {before.nodes:,} tracked objects before the leak, {after.nodes:,} as leaked, "
+        f"{final_nodes:,} after the windows; each ratio is to a census of the same heap"
+    )
     for entry in result:
         top = entry.paths[0]
         table.notes.append(f"{entry.what}: {top.text} ({top.share:.0%} of {entry.sampled})")
