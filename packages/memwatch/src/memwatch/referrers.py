@@ -1,14 +1,12 @@
 """Referrer chains: a bounded backward search from objects to the roots that hold them.
 
-Each level of depth is one pass over the gc-tracked heap, oldest generation
-first. The referents of a few thousand objects at a time are listed in C
-(:func:`gc.get_referents`), their ids copied out in one block and checked in C
-against the ids wanted at this level; only a chunk with a hit is looked at
-object by object. A pass ends early once every node has been found as often as
-its reference count says. All objects share one search, the frontier keeps
-only nodes whose objects have no root yet, and depth, node and time limits stop
-it. No :func:`gc.get_referrers`. Once it returns, nothing here holds a
-reference to an application object, and the chains hold names only.
+Each level of depth is one pass over the gc-tracked heap
+(:mod:`memwatch.referrer_scan`), which ends early once every node has been
+found as often as its reference count says. All objects share one search, the
+frontier keeps only nodes whose objects have no root yet, and depth, node and
+time limits stop it. No :func:`gc.get_referrers`. Once it returns, nothing
+here holds a reference to an application object, and the chains hold names
+only.
 """
 
 from __future__ import annotations
@@ -23,21 +21,16 @@ import attrs
 
 from memwatch.census import type_name
 from memwatch.layout import ids_bytes
+from memwatch.referrer_scan import CACHE_BYTES_PER_OBJECT, ReferentCache, scan_referrers
 from memwatch.roots import UNREACHABLE, DictEntries, RootKind, Roots, frames_of, name_chain
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
 __all__ = ["Chain", "trace_given", "trace_objects"]
 
 #: One object's chain: the root's label, its kind, and the edges down to the object.
 Chain = tuple[str, RootKind, tuple[str, ...]]
-
-# Referents are listed a chunk of objects at a time, in C; only a chunk with a hit is
-# looked at object by object.
-_CHUNK = 256
-# A chunk with a hit is halved until this many objects are left, then looked at one by one.
-_LEAF = 8
 
 
 @attrs.define
@@ -53,6 +46,7 @@ class _Search:
     sampled: set[int] = attrs.Factory(set)
     unresolved: int = 0
     stopped: str = ""
+    referents: ReferentCache = attrs.Factory(ReferentCache)
 
 
 def trace_objects(
@@ -162,6 +156,7 @@ def _run(
     own: frozenset[int] | set[int],
 ) -> None:
     roots = Roots.collect()
+    search.referents.room = CACHE_BYTES_PER_OBJECT * len(objects)
     # This thread's frames hold the search's own locals: never a referrer to report.
     skip = {id(frame) for frame in frames_of(sys._getframe())} | {id(objects), *own}  # noqa: SLF001
     frontier = set(search.nodes)
@@ -171,7 +166,8 @@ def _run(
         frontier = {n for n in frontier if search.origins[n] & search.unresolved}
         if not frontier:
             return
-        hits = _scan(objects, _expected_referrers(search, frontier), skip, deadline)
+        expected = _expected_referrers(search, frontier)
+        hits = scan_referrers(objects, expected, skip, deadline, search.referents)
         if hits is None:
             search.stopped = "time budget"
             return
@@ -267,59 +263,6 @@ def _resolve_bits(search: _Search, root: int, bits: int) -> None:
             search.resolved[bit] = root
         bit += 1
     search.unresolved &= ~bits
-
-
-def _scan(
-    objects: list[object], remaining: dict[int, int], skip: set[int], deadline: float | None
-) -> list[tuple[object, list[int]]] | None:
-    """Objects referring to a frontier id, with those ids; ``None`` when time ran out.
-
-    ``remaining`` (frontier id -> references not found yet) is counted down;
-    the pass ends when no reference is left to find.
-    """
-    hits: list[tuple[object, list[int]]] = []
-    frontier = set(remaining)
-    left = sum(max(0, count) for count in remaining.values())
-    for start in _outside_in(len(objects)):
-        if left <= 0:
-            break
-        if deadline is not None and time.perf_counter() > deadline:
-            return None
-        for obj in _referring(objects[start : start + _CHUNK], frontier):
-            if id(obj) in skip:
-                continue
-            refs = list(map(id, gc.get_referents(obj)))
-            found = frontier.intersection(refs)
-            hits.append((obj, sorted(found)))
-            for child in found:
-                count = refs.count(child)
-                left -= min(count, max(0, remaining[child]))
-                remaining[child] -= count
-    return hits
-
-
-def _outside_in(length: int) -> Iterator[int]:
-    """Chunk starts from both ends inwards: the oldest objects first, then the newest, and so on.
-
-    What holds a new object is mostly either long-lived (a global cache, at the
-    old end of the heap list) or itself new (at the young end), so both ends
-    first let a pass stop early once every referrer has been found.
-    """
-    starts = range(0, length, _CHUNK)
-    for low, high in zip(starts[: (len(starts) + 1) // 2], reversed(starts), strict=False):
-        yield low
-        if high != low:
-            yield high
-
-
-def _referring(chunk: list[object], frontier: set[int]) -> list[object]:
-    """The objects of ``chunk`` that refer to a frontier id, found by halving in C."""
-    if frontier.isdisjoint(memoryview(ids_bytes(gc.get_referents(*chunk))).cast("Q")):
-        return []
-    if len(chunk) <= _LEAF:
-        return [obj for obj in chunk if not frontier.isdisjoint(map(id, gc.get_referents(obj)))]
-    half = len(chunk) // 2
-    return _referring(chunk[:half], frontier) + _referring(chunk[half:], frontier)
 
 
 def _describe(search: _Search, samples: list[tuple[str, object]]) -> list[tuple[str, int, Chain]]:
