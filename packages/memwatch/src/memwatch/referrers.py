@@ -14,7 +14,8 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from itertools import compress
+from itertools import compress, repeat
+from operator import is_not
 from typing import TYPE_CHECKING
 
 import attrs
@@ -131,9 +132,12 @@ def _heap() -> list[object]:
     old = gc.get_objects(generation=2)
     middle = gc.get_objects(generation=1)
     young = gc.get_objects(generation=0)
-    own = {id(old), id(middle), id(young)}
-    old.extend(obj for obj in middle if id(obj) not in own)
-    old.extend(obj for obj in young if id(obj) not in own)
+    # The lists themselves are young (or middle-aged, if a collection ran meanwhile).
+    for own in (old, middle, young):
+        middle = list(compress(middle, map(is_not, middle, repeat(own))))
+        young = list(compress(young, map(is_not, young, repeat(own))))
+    old.extend(middle)
+    old.extend(young)
     return old
 
 
