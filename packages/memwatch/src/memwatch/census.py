@@ -343,7 +343,10 @@ def _tally(
             break
         tp = type(objects[0])  # a group holds objects of one exact type, at least one
         name = type_name(tp)
-        size = shallow_bytes(tp, objects) + gained.get(id(tp), 0) - lost.get(id(tp), 0)
+        size = shallow_bytes(tp, objects)
+        ident = id(tp)  # once: each int made is a traced allocation inside a window
+        if ident in gained or ident in lost:
+            size += gained.get(ident, 0) - lost.get(ident, 0)
         if name in tallies:
             count0, size0 = tallies[name]
             tallies[name] = (count0 + len(objects), size0 + size)

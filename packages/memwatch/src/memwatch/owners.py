@@ -27,7 +27,6 @@ returns, except in the result.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import sys
 import types
@@ -225,12 +224,19 @@ def _closures(
 
 def _hashable(classes: Iterable[type]) -> set[type]:
     """The classes that can be set members (a metaclass may make a class unhashable)."""
-    found = set()
+    found: set[type] = set()
     for tp in classes:
-        # An unhashable one is left to the id check of _is_owner_type.
-        with contextlib.suppress(Exception):
-            found.add(tp)
+        _add_hashable(found, tp)
     return found
+
+
+def _add_hashable(found: set[type], tp: type) -> None:
+    # Not contextlib.suppress: its object and bound methods, made per type, are traced
+    # inside a window. An unhashable class is left to the id check of _is_owner_type.
+    try:  # noqa: SIM105 - see above
+        found.add(tp)
+    except Exception:  # noqa: BLE001, S110 - see above
+        pass
 
 
 def _is_owner_type(tp: type, owner_types: set[type], owners: set[int]) -> bool:
