@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-from memwatch import host_models, models
+from memwatch import host_models, models, process_models
 from memwatch.converter import converter, dumps, loads
 from memwatch.schemas import SCHEMA_NAMES, load_schema
 from memwatch.testing.contract import (
@@ -90,7 +90,7 @@ heap_diffs = st.builds(
     elapsed_seconds=durations,
 )
 process_infos = st.builds(
-    models.ProcessInfo,
+    process_models.ProcessInfo,
     pid=counts,
     python_version=st.text(),
     implementation=st.text(),
@@ -101,7 +101,7 @@ process_infos = st.builds(
     tracemalloc_tracing=st.booleans(),
 )
 watcher_infos = st.builds(
-    models.WatcherInfo,
+    process_models.WatcherInfo,
     running=st.booleans(),
     mode=st.text(),
     probe=st.text(),
@@ -115,14 +115,14 @@ watcher_infos = st.builds(
     leak_events=counts,
 )
 store_infos = st.builds(
-    models.StoreInfo,
+    process_models.StoreInfo,
     kind=st.sampled_from(["memory", "sqlite"]),
     shared=st.booleans(),
     fallback=st.text(),
 )
 optional_counts = st.none() | counts
 memory_infos = st.builds(
-    models.MemoryInfo,
+    process_models.MemoryInfo,
     limit_bytes=st.none() | st.integers(min_value=1, max_value=2**62),
     limit_source=st.sampled_from(["cgroup2", "cgroup1", "rlimit", "env", "none"]),
     used_bytes=optional_counts,
@@ -184,12 +184,12 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     models.AllocationSite: allocation_sites,
     models.HeapChange: heap_changes,
     models.HeapDiffReport: heap_diffs,
-    models.ProcessInfo: process_infos,
-    models.WatcherInfo: watcher_infos,
-    models.MemoryInfo: memory_infos,
+    process_models.ProcessInfo: process_infos,
+    process_models.WatcherInfo: watcher_infos,
+    process_models.MemoryInfo: memory_infos,
     models.Status: statuses,
     models.Profile: profiles,
-    models.StoreInfo: store_infos,
+    process_models.StoreInfo: store_infos,
     models.ProfileSummary: profile_summaries,
     models.ProfileIdList: st.builds(
         models.ProfileIdList,
@@ -242,10 +242,10 @@ def _strict_validator(def_name: str) -> Draft202012Validator:
 
 
 def test_every_model_has_a_strategy() -> None:
-    """Each attrs class models.py and host_models.py export is covered by the properties below."""
+    """Each attrs class the model modules export is covered by the properties below."""
     exported = {
         obj
-        for module in (models, host_models)
+        for module in (models, process_models, host_models)
         for name in module.__all__
         if inspect.isclass(obj := getattr(module, name)) and attrs.has(obj)
     }

@@ -6,7 +6,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from memwatch.verdict import MIN_GROWTH, LayerReadings, judge
+from memwatch.verdict import BLOCK_BYTES, MIN_GROWTH, LayerReadings, judge
 
 MB = 1 << 20
 _bytes = st.integers(min_value=-100 * MB, max_value=500 * MB)
@@ -20,6 +20,7 @@ _readings = st.builds(
     untracked_growth=st.integers(min_value=0, max_value=500 * MB),
     traced_growth=st.none() | st.integers(min_value=0, max_value=500 * MB),
     foreign_traced_growth=st.integers(min_value=0, max_value=500 * MB),
+    census=st.booleans(),
 )
 
 
@@ -53,6 +54,7 @@ def test_scaling_every_figure_keeps_the_layer(readings: LayerReadings, factor: i
         untracked_growth=base.untracked_growth * factor,
         traced_growth=None if base.traced_growth is None else base.traced_growth * factor,
         foreign_traced_growth=base.foreign_traced_growth * factor,
+        census=base.census,
     )
     assert judge(scaled).layer == judge(base).layer
 
@@ -106,3 +108,44 @@ def test_rss_alone_growing_is_allocator_retention(growth: int, malloc: int) -> N
     """RSS growing while malloc in-use and Python's blocks do not is allocator retention."""
     readings = LayerReadings(seconds=60, process_growth=growth, malloc_growth=malloc)
     assert judge(readings).layer == "allocator retention"
+
+
+@given(_readings)
+def test_without_a_census_python_memory_is_never_called_untracked_data(
+    readings: LayerReadings,
+) -> None:
+    """A leak report's verdict cannot tell objects from untracked data: it never claims data."""
+    assert judge(attrs.evolve(readings, census=False)).layer != "untracked python data"
+
+
+@given(st.integers(min_value=MIN_GROWTH, max_value=500 * MB), st.floats(0.31, 2.0))
+def test_without_a_census_pythons_blocks_are_python_memory(growth: int, ratio: float) -> None:
+    """Python's blocks explaining a good part (30%) of a leak's growth is Python memory."""
+    readings = LayerReadings(
+        seconds=60,
+        process_growth=growth,
+        malloc_growth=0,
+        blocks_growth=int(growth * ratio) // BLOCK_BYTES + 1,
+        census=False,
+    )
+    verdict = judge(readings)
+    assert verdict.layer == "python objects"
+    assert "census tells apart" in verdict.text
+
+
+@given(st.integers(min_value=MIN_GROWTH, max_value=500 * MB), st.floats(0.0, 0.2))
+def test_without_a_census_large_values_in_malloc_are_native_or_python(
+    growth: int, blocks_share: float
+) -> None:
+    """malloc explaining half a leak, Python's blocks less, is native memory or large values."""
+    blocks = int(growth * blocks_share) // BLOCK_BYTES
+    readings = LayerReadings(
+        seconds=60,
+        process_growth=growth,
+        malloc_growth=growth // 2 + 1,
+        blocks_growth=blocks,
+        census=False,
+    )
+    verdict = judge(readings)
+    assert verdict.layer == "native memory"
+    assert "str/bytes over 512 bytes" in verdict.text

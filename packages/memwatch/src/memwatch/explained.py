@@ -130,6 +130,9 @@ class LayerReadings:
         foreign_traced_growth: Live bytes traced in extensions' own domains (numpy).
         tracing_overhead: tracemalloc's own memory the window added, already
             taken out of ``process_growth`` and ``malloc_growth``.
+        census: False when no census was taken (a leak report's preliminary
+            verdict): ``census_growth`` and ``untracked_growth`` are then unknown
+            (0), and Python's allocator growing cannot tell objects from untracked data.
     """
 
     seconds: float = 0.0
@@ -141,6 +144,7 @@ class LayerReadings:
     traced_growth: int | None = None
     foreign_traced_growth: int = 0
     tracing_overhead: int = 0
+    census: bool = True
 
 
 @attrs.frozen(field_transformer=encodable_strings)

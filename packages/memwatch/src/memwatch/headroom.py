@@ -26,7 +26,7 @@ import math
 from typing import TYPE_CHECKING
 
 from memwatch.limits import MemoryReading
-from memwatch.models import MemoryInfo
+from memwatch.process_models import MemoryInfo
 from memwatch.projection import limit_reason, seconds_to_limit
 
 if TYPE_CHECKING:

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 from memwatch.cgroups import CgroupMemory
-from memwatch.models import LimitSource
 from memwatch.probes import StatmFile
+from memwatch.process_models import LimitSource
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -21,7 +21,7 @@ import time
 import tracemalloc
 from typing import TYPE_CHECKING
 
-from memwatch.models import ProcessInfo
+from memwatch.process_models import ProcessInfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -5,7 +5,9 @@ The detector speaks in samples and monotonic seconds; the status speaks in
 :class:`~memwatch.models.HeapDiffReport` with RFC 3339 timestamps.
 :class:`LatestReports` feeds samples to a detector in time order, turns what it
 finds into those models, and keeps the latest of each kind (and which came
-last) for the status and for the profile that ends next.
+last) for the status and for the profile that ends next. A leak's report
+carries a preliminary layer verdict from the probe readings over its window
+(:mod:`memwatch.leak_layers`), read here before each batch of samples is fed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from memwatch.detector import LeakFinding, StatsFinding
+from memwatch.leak_layers import LeakLayers
 from memwatch.models import EventKind, GCStats, HeapDiffReport, LeakReport
 from memwatch.profiles import StateSnapshot
 
@@ -39,6 +42,8 @@ class LatestReports:
             construction is pinned to the wall clock then.
         leak_reason: Makes a leak's reason from its finding (the watcher adds the
             projection to the memory limit); the finding's own reason by default.
+        layer_every: Least seconds between two of the probe readings a leak's
+            verdict is judged on (:class:`~memwatch.leak_layers.LeakLayers`).
 
     Attributes:
         lock: Held while reports change; a caller that must drain and feed as
@@ -49,10 +54,12 @@ class LatestReports:
         self,
         clock: Callable[[], float],
         leak_reason: Callable[[LeakFinding], str] | None = None,
+        layer_every: float = 2.0,
     ) -> None:
         """Nothing reported yet."""
         self._clock = clock
         self._leak_reason = leak_reason
+        self.layers = LeakLayers(every=layer_every)
         self.lock = threading.RLock()
         self.reset()
 
@@ -67,6 +74,7 @@ class LatestReports:
         self.last_diff = HeapDiffReport()
         self.leak_events = 0
         self._last_fed = float("-inf")
+        self.layers.clear()
 
     def _wall(self, mono: float) -> dt.datetime:
         return self._wall_origin + dt.timedelta(seconds=mono - self._mono_origin)
@@ -86,6 +94,8 @@ class LatestReports:
         reports: list[GCStats | LeakReport] = []
         leaks: list[LeakFinding] = []
         with self.lock:
+            if samples:
+                self.layers.read(max(sample.time for sample in samples))
             for sample in samples:
                 if sample.time < self._last_fed:
                     continue
@@ -121,6 +131,7 @@ class LatestReports:
             end=self._wall(finding.end),
             growth=finding.growth,
             reason=reason,
+            verdict=self.layers.judge(finding),
         )
         self.last_event = "leak"
         self.leak_events += 1

@@ -15,9 +15,10 @@ from memwatch.collector import Collector
 from memwatch.detector import Detector
 from memwatch.errors import ErrorLog
 from memwatch.headroom import Headroom
-from memwatch.models import Status, WatcherInfo
+from memwatch.models import Status
 from memwatch.probes import Probe
 from memwatch.process import AllocatedBlocks, process_info
+from memwatch.process_models import WatcherInfo
 from memwatch.reports import LatestReports
 from memwatch.store.location import describe_store
 

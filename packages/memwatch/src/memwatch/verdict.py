@@ -56,6 +56,8 @@ def judge(readings: LayerReadings) -> Verdict:  # noqa: PLR0911 - one return per
             readings,
         )
     share = _Share(growth)
+    if not readings.census:
+        return _without_census(share, readings)
     python_seen = max(
         readings.census_growth + readings.untracked_growth, readings.traced_growth or 0
     )
@@ -85,17 +87,51 @@ def judge(readings: LayerReadings) -> Verdict:  # noqa: PLR0911 - one return per
         return Verdict("untracked python data", text, readings)
     if readings.malloc_growth is not None and share.explains(readings.malloc_growth):
         return Verdict("native memory", _native_text(share, readings, foreign=False), readings)
+    return Verdict("allocator retention", _retention_text(share, readings, python_seen), readings)
+
+
+def _without_census(share: _Share, readings: LayerReadings) -> Verdict:
+    """A leak report's verdict: Python's allocator and malloc against the growth, nothing else.
+
+    Python objects and untracked data both live in Python's blocks, and long str
+    or bytes (over 512 bytes) in malloc's: without a census or a trace only
+    the allocators' shares are known, so the two together decide between
+    memory someone holds and memory the allocator keeps.
+    """
+    python = readings.blocks_growth * BLOCK_BYTES
+    malloc = readings.malloc_growth or 0
+    if share.explains(python, PYTHON_EXPLAINS) or (
+        share.explains(python + malloc) and python >= malloc
+    ):
+        text = (
+            f"Python memory: Python's allocator holds {readings.blocks_growth:,} more blocks "
+            f"(about {share.of(python)} of {format_size(readings.process_growth)} process "
+            "growth): objects or untracked data (str, bytes), which the census tells apart"
+        )
+        return Verdict("python objects", text, readings)
+    if share.explains(python + malloc):
+        text = (
+            f"native memory or large Python values: malloc's in-use bytes explain "
+            f"{share.of(malloc)} of {format_size(readings.process_growth)} process growth: C "
+            "allocations (numpy arrays, lxml/libxml2 trees) or str/bytes over 512 bytes, which "
+            "the tracing window tells apart; `memray run --native` finds C allocations"
+        )
+        return Verdict("native memory", text, readings)
+    return Verdict("allocator retention", _retention_text(share, readings, python), readings)
+
+
+def _retention_text(share: _Share, readings: LayerReadings, python_seen: int) -> str:
     malloc = (
         "malloc's in-use bytes are not known here"
         if readings.malloc_growth is None
         else f"malloc's in-use bytes grew {format_size(max(readings.malloc_growth, 0))}"
     )
-    text = (
-        f"allocator retention or fragmentation: process memory grew {format_size(growth)} "
-        f"while {malloc} and Python's objects explain {share.of(python_seen)}: freed memory "
-        "the allocator keeps (try MALLOC_ARENA_MAX=2 or jemalloc)"
+    return (
+        f"allocator retention or fragmentation: process memory grew "
+        f"{format_size(readings.process_growth)} while {malloc} and Python's allocator explains "
+        f"{share.of(python_seen)}: freed memory the allocator keeps (try MALLOC_ARENA_MAX=2 or "
+        "jemalloc)"
     )
-    return Verdict("allocator retention", text, readings)
 
 
 def _native_text(share: _Share, readings: LayerReadings, *, foreign: bool) -> str:

@@ -35,11 +35,7 @@ from memwatch.headroom import Headroom
 from memwatch.host import HostLink, acting_for
 from memwatch.limits import MemoryLimits
 from memwatch.listeners import Listeners
-from memwatch.models import (
-    GCStats,
-    LeakReport,
-    Status,
-)
+from memwatch.models import GCStats, LeakReport, Status
 from memwatch.polling import PollingThread
 from memwatch.probes import Probe, make_probe
 from memwatch.process import AllocatedBlocks
@@ -138,7 +134,9 @@ class Watcher(ProfileActions):
             every=sample_interval,
             ratio=limit_capture_ratio,
         )
-        self._reports = LatestReports(clock, leak_reason=self._headroom.leak_reason)
+        self._reports = LatestReports(
+            clock, leak_reason=self._headroom.leak_reason, layer_every=min(sample_interval, 2.0)
+        )
         self._window = SampleWindow()
         # Built before the watcher registers its own fork reset: theirs run first in a child.
         self._collector = Collector(probe=self._probe, sample_interval=sample_interval, clock=clock)

@@ -106,6 +106,7 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         end=_ref("Timestamp"),
         growth=_INTEGER,
         reason=_STRING,
+        verdict=_ref("Verdict"),
     ),
     "HeapSummary": _object(
         "HeapSummary",
@@ -196,7 +197,7 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
     ),
     "LayerReadings": _object(
         "LayerReadings",
-        "What the probes and the census saw change over a profile's window (bytes).",
+        "What the probes and the census saw change over a profile's or a leak's window (bytes).",
         seconds={"type": "number", "minimum": 0},
         process_growth=_INTEGER,
         malloc_growth={"anyOf": [_INTEGER, {"type": "null"}]},
@@ -206,6 +207,7 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         traced_growth={"anyOf": [_INTEGER, {"type": "null"}]},
         foreign_traced_growth=_INTEGER,
         tracing_overhead=_COUNT,
+        census=_BOOLEAN,
     ),
     "Verdict": _object(
         "Verdict",

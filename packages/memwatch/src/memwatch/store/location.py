@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from memwatch.models import StoreInfo
+from memwatch.process_models import StoreInfo
 from memwatch.store.fallback import FallbackStore
 from memwatch.store.memory import MemoryStore
 from memwatch.store.processes import is_alive, parent_identity

@@ -119,6 +119,10 @@ class ProcessChecks:
         assert status["lastLeak"]["timestamp"], f"no leak reported within {DEADLINE} s"
         assert status["lastLeak"]["growth"] > 0
         assert status["lastLeak"]["reason"].endswith("/hr")
+        # Judged from the probes over the leak's window, before any census.
+        verdict = status["lastLeak"]["verdict"]
+        assert verdict["layer"], verdict
+        assert verdict["text"].startswith("preliminary"), verdict
 
         # The leak event starts a capture (baseline census); once it runs, leak a known amount,
         # then end it over HTTP: on a loaded machine the requests may outlast the capture's time.
