@@ -126,3 +126,38 @@ def test_a_manual_profile_does_not_trace_unless_asked() -> None:
 def _record(report: HeapDiffReport) -> StateSnapshot:
     del report
     return StateSnapshot("diff", GCStats(), LeakReport())
+
+
+def test_the_windows_end_is_read_before_memwatchs_own_end_of_capture_work(
+    app: types.ModuleType,
+) -> None:
+    """Memory taken after the window's end (its snapshot, the closing census) is not the leak's."""
+    before = take_census()
+    explainer = CaptureExplainer(trace=True)
+    for n in range(200):
+        app.handle(n)
+    explainer.finish_window()
+    after = take_census()
+    one_off = bytearray(64 << 20)  # zero-filled, so resident: a snapshot's or a census's own memory
+    explanation = explainer.explain(before, after, diff_censuses(before, after))
+    assert len(one_off) == 64 << 20
+    assert explanation.verdict.figures.process_growth < 32 << 20
+    assert (explanation.verdict.figures.malloc_growth or 0) < 32 << 20
+
+
+def test_the_census_explains_what_grew_not_the_net_of_the_baselines_freed_garbage(
+    app: types.ModuleType,
+) -> None:
+    """What was in flight at the baseline and freed since does not cancel the leak's own bytes."""
+    in_flight = [{"request": n, "args": [n]} for n in range(20_000)]
+    before = take_census()
+    explainer = CaptureExplainer(trace=False)
+    del in_flight
+    for n in range(500):
+        app.handle(n)
+    after = take_census()
+    report = diff_censuses(before, after)
+    explanation = explainer.explain(before, after, report)
+    sessions = next(d for d in report.change.details if d.what == "explain_app.Session")
+    assert report.change.size_bytes < 0 < sessions.size_bytes
+    assert explanation.verdict.figures.census_growth >= sessions.size_bytes

@@ -123,7 +123,8 @@ class LayerReadings:
         process_growth: RSS or cgroup usage, end minus start.
         malloc_growth: mallinfo2 in-use bytes, end minus start; ``None`` without glibc.
         blocks_growth: ``sys.getallocatedblocks()``, end minus start (a count).
-        census_growth: Shallow bytes of gc-tracked objects, second census minus first.
+        census_growth: Shallow bytes the gc-tracked types that grew gained
+            between the two censuses (the types that shrank left out).
         untracked_growth: Bytes of untracked values the grown containers gained.
         traced_growth: Live bytes the tracing window saw allocated in Python's
             domain; ``None`` when no window traced.
