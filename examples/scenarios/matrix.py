@@ -6,7 +6,7 @@ culprit in that profile by type (``change.details``), by line
 (``change.allocation_sites``) and by root (``change.retention`` paths, then
 ``change.untracked`` holders). Prints one row per scenario::
 
-    scenario            detected  type  line  root  verdict
+    scenario            detected  type  line  root  verdict  leak's preliminary verdict
 
 ``u`` in the type column: the culprit is untracked data (str, bytes, numpy
 arrays), named among a grown container's untracked types rather than a row.
@@ -108,6 +108,7 @@ def judge(name: str, profile: dict[str, Any], culprit: dict[str, str]) -> dict[s
         "line": rank(sites, *culprit_lines(name)),
         "root": rank(roots, culprit["root"]),
         "verdict": profile.get("verdict", {}).get("layer", "-"),
+        "leak": profile.get("lastLeak", {}).get("verdict", {}).get("layer", "") or "-",
     }
 
 
@@ -180,11 +181,14 @@ def main() -> None:
     args = parser.parse_args()
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.parallel) as pool:
         rows = list(pool.map(lambda name: run(name, args.rate, args.timeout), args.scenarios))
-    print(f"{'scenario':20} {'detected':>9} {'type':>5} {'line':>5} {'root':>5}  verdict")
+    print(
+        f"{'scenario':20} {'detected':>9} {'type':>5} {'line':>5} {'root':>5}  "
+        f"{'verdict':22}  leak's preliminary verdict"
+    )
     for name, row in zip(args.scenarios, rows, strict=True):
         print(
             f"{name:20} {row['detected']:>9} {row.get('type', ''):>5} {row.get('line', ''):>5} "
-            f"{row.get('root', ''):>5}  {row.get('verdict', '')}",
+            f"{row.get('root', ''):>5}  {row.get('verdict', ''):22}  {row.get('leak', '')}",
             flush=True,
         )
 

@@ -18,7 +18,7 @@ def _finding(start: float, end: float, growth: int) -> LeakFinding:
 
 def test_growth_in_pythons_blocks_is_python_memory_and_says_preliminary() -> None:
     """Python's allocator holding a leak's worth more blocks reads as Python memory, preliminary."""
-    layers = LeakLayers(process=ScriptedProbe(), malloc=ScriptedProbe())
+    layers = LeakLayers(malloc=ScriptedProbe())
     layers.read(0.0)
     kept = [[index] for index in range(100_000)]  # about 100k small blocks, the leak
     layers.read(10.0)
@@ -32,7 +32,7 @@ def test_growth_in_pythons_blocks_is_python_memory_and_says_preliminary() -> Non
 
 def test_malloc_growing_alone_is_native_memory() -> None:
     """malloc's in-use bytes growing as much as the leak, Python's blocks not, reads as native."""
-    layers = LeakLayers(process=ScriptedProbe(), malloc=ScriptedProbe(step=50 * MIB))
+    layers = LeakLayers(malloc=ScriptedProbe(step=50 * MIB))
     layers.read(0.0)
     layers.read(10.0)
     verdict = layers.judge(_finding(0.0, 10.0, growth=50 * MIB))
@@ -42,7 +42,7 @@ def test_malloc_growing_alone_is_native_memory() -> None:
 
 def test_neither_allocator_growing_is_allocator_retention() -> None:
     """Process growth no allocator accounts for reads as allocator retention."""
-    layers = LeakLayers(process=ScriptedProbe(), malloc=ScriptedProbe())
+    layers = LeakLayers(malloc=ScriptedProbe())
     layers.read(0.0)
     layers.read(10.0)
     assert layers.judge(_finding(0.0, 10.0, growth=200 * MIB)).layer == "allocator retention"
@@ -50,7 +50,7 @@ def test_neither_allocator_growing_is_allocator_retention() -> None:
 
 def test_a_window_older_than_the_ring_is_judged_at_the_rate_the_ring_saw() -> None:
     """malloc growth over the last 10 s of a 100 s window counts ten times over."""
-    layers = LeakLayers(process=ScriptedProbe(), malloc=ScriptedProbe(step=5 * MIB))
+    layers = LeakLayers(malloc=ScriptedProbe(step=5 * MIB))
     layers.read(90.0)
     layers.read(100.0)
     verdict = layers.judge(_finding(0.0, 100.0, growth=50 * MIB))
@@ -60,7 +60,7 @@ def test_a_window_older_than_the_ring_is_judged_at_the_rate_the_ring_saw() -> No
 
 def test_without_two_readings_in_the_window_nothing_is_judged() -> None:
     """One reading, or none, leaves the verdict unjudged rather than guessed."""
-    layers = LeakLayers(process=ScriptedProbe(), malloc=ScriptedProbe())
+    layers = LeakLayers(malloc=ScriptedProbe())
     assert layers.judge(_finding(0.0, 10.0, growth=50 * MIB)).layer == ""
     layers.read(5.0)
     assert layers.judge(_finding(0.0, 10.0, growth=50 * MIB)).layer == ""
@@ -68,7 +68,7 @@ def test_without_two_readings_in_the_window_nothing_is_judged() -> None:
 
 def test_readings_are_rate_limited_and_bounded() -> None:
     """Readings closer than ``every`` (or back in time) are skipped; the ring is bounded."""
-    layers = LeakLayers(every=2.0, capacity=5, process=ScriptedProbe(), malloc=ScriptedProbe())
+    layers = LeakLayers(every=2.0, capacity=5, malloc=ScriptedProbe())
     for moment in (0.0, 1.0, 1.9, -3.0):
         layers.read(moment)
     assert len(layers) == 1
@@ -105,3 +105,14 @@ def test_the_latest_leak_report_carries_the_verdict_and_a_reset_forgets_the_read
     assert leak.verdict.figures.process_growth == 64 * MIB
     reports.reset()
     assert len(reports.layers) == 0
+
+
+def test_clearing_never_waits_for_the_lock_a_parents_thread_held_at_fork() -> None:
+    """A forked child's reset clears the ring even while the inherited lock reads as held."""
+    layers = LeakLayers(malloc=ScriptedProbe())
+    layers.read(0.0)
+    with layers._lock:  # as a parent's thread held it when the process forked
+        layers.clear()
+    assert len(layers) == 0
+    layers.read(1.0)
+    assert len(layers) == 1

@@ -2,8 +2,8 @@
 
 When the detector reports a leak no census has been taken, but the probes
 have been read all along. :class:`LeakLayers` keeps a bounded ring of
-readings (process memory, malloc's in-use bytes, ``sys.getallocatedblocks()``,
-tracemalloc's own memory), taken on the thread that feeds the detector at most
+readings (malloc's in-use bytes, ``sys.getallocatedblocks()``, tracemalloc's
+own memory), taken on the thread that feeds the detector at most
 once per ``every`` seconds; for a leak it takes the readings nearest the
 window's start and end and lets :func:`memwatch.verdict.judge` name the layer,
 with ``census=False``. The text says it is preliminary: the profile
@@ -18,8 +18,9 @@ What it does without, and why:
 - The process growth is the leak's own ``growth`` (the detector's baseline,
   read by the watcher's probe), so the verdict never contradicts the report
   it rides on; a reading of RSS at two moments carries a request's garbage.
-- A window that began before the oldest reading is judged at the rate the
-  ring saw: the allocators' growth is scaled to the window's length.
+- The readings nearest the window's ends need not span it exactly (it began
+  before the oldest, or between two readings): the allocators' growth is
+  scaled to the window's length, at the rate the readings saw.
 
 Cost: one reading is about 40 us on a 1M-object heap (mostly
 ``sys.getallocatedblocks()``), at most once per 2 s (once per sample interval
@@ -56,7 +57,6 @@ class LeakLayers:
     Args:
         every: Least seconds between two readings.
         capacity: Readings kept; older ones drop off.
-        process: The process memory probe; the explainers' RSS probe by default.
         malloc: The malloc probe; mallinfo2 where glibc has it, by default.
     """
 
@@ -65,14 +65,10 @@ class LeakLayers:
         *,
         every: float = 2.0,
         capacity: int = 600,
-        process: Probe | None = None,
         malloc: Probe | None = None,
     ) -> None:
         """No readings yet."""
-        if process is None and malloc is None:
-            process, malloc = make_probes()
-        self._process = process
-        self._malloc = malloc
+        self._malloc = make_probes()[1] if malloc is None else malloc
         self.every = every
         self._lock = threading.Lock()
         self._readings: collections.deque[ProbeReading] = collections.deque(maxlen=capacity)
@@ -91,12 +87,16 @@ class LeakLayers:
             if self._readings and now - self._readings[-1].at < self.every:
                 return
             # A clock that went backwards (a test's) reads as too recent: the ring stays in order.
-            self._readings.append(read_probes(self._process, self._malloc, at=now))
+            # No process reading: the leak's own growth is the process growth.
+            self._readings.append(read_probes(None, self._malloc, at=now))
 
     def clear(self) -> None:
-        """Forget every reading (a forked child starts its own)."""
-        with self._lock:
-            self._readings.clear()
+        """Forget every reading (a forked child starts its own); the lock is renewed.
+
+        Renewed, not taken: in a forked child a parent's thread may have held it.
+        """
+        self._lock = threading.Lock()
+        self._readings = collections.deque(maxlen=self._readings.maxlen)
 
     def judge(self, finding: LeakFinding) -> Verdict:
         """The preliminary layer verdict of ``finding``, from the readings over its window.
@@ -113,8 +113,9 @@ class LeakLayers:
         if first is None or last is None or last.at <= first.at:
             return Verdict()
         seconds = finding.end - finding.start
-        # A window older than the ring: the allocators' growth at the rate the ring saw.
-        scale = max(1.0, seconds / (last.at - first.at))
+        # The readings nearest the window need not span it (it began before the oldest,
+        # or between two readings): the allocators' growth at the rate they saw.
+        scale = seconds / (last.at - first.at)
         overhead = max(0, last.tracing - first.tracing)
         malloc = None
         if first.malloc is not None and last.malloc is not None:
