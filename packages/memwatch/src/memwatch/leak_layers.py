@@ -34,12 +34,14 @@ import collections
 import threading
 from typing import TYPE_CHECKING
 
-from memwatch import explained
+# At run time, not type-only: Sphinx then evaluates judge's hints and links Verdict to
+# memwatch.explained (a bare name is ambiguous: memwatch.verdict re-exports it).
+from memwatch.detector import LeakFinding  # noqa: TC001 - see above
+from memwatch.explained import LayerReadings, Verdict
 from memwatch.probe_readings import make_probes, read_probes
 from memwatch.verdict import judge
 
 if TYPE_CHECKING:
-    from memwatch.detector import LeakFinding
     from memwatch.probe_readings import ProbeReading
     from memwatch.probes import Probe
 
@@ -98,7 +100,7 @@ class LeakLayers:
         self._lock = threading.Lock()
         self._readings = collections.deque(maxlen=self._readings.maxlen)
 
-    def judge(self, finding: LeakFinding) -> explained.Verdict:
+    def judge(self, finding: LeakFinding) -> Verdict:
         """The preliminary layer verdict of ``finding``, from the readings over its window.
 
         Args:
@@ -111,7 +113,7 @@ class LeakLayers:
             readings = tuple(self._readings)
         first, last = _nearest(readings, finding.start), _nearest(readings, finding.end)
         if first is None or last is None or last.at <= first.at:
-            return explained.Verdict()
+            return Verdict()
         seconds = finding.end - finding.start
         # The readings nearest the window need not span it (it began before the oldest,
         # or between two readings): the allocators' growth at the rate they saw.
@@ -121,7 +123,7 @@ class LeakLayers:
         if first.malloc is not None and last.malloc is not None:
             malloc = round((last.malloc - first.malloc - overhead) * scale)
         verdict = judge(
-            explained.LayerReadings(
+            LayerReadings(
                 seconds=seconds,
                 process_growth=finding.growth - overhead,
                 malloc_growth=malloc,
@@ -130,7 +132,7 @@ class LeakLayers:
                 census=False,
             )
         )
-        return explained.Verdict(verdict.layer, PRELIMINARY + verdict.text, verdict.figures)
+        return Verdict(verdict.layer, PRELIMINARY + verdict.text, verdict.figures)
 
 
 def _nearest(readings: tuple[ProbeReading, ...], moment: float) -> ProbeReading | None:
