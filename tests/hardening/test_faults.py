@@ -99,16 +99,17 @@ def test_census_raising_midway(serve, watcher, monkeypatch, capfd):
     client = serve(auth=bearer_token(TOKEN), watcher=watcher).client
     started = client.post("/ah/memoryProfile", headers=AUTH)
     assert started.status_code == 201
-    real_ids = census_module.ids_bytes
+    # Sizing runs once per type (the ids are copied in one block at the end).
+    real_sizes = census_module.shallow_bytes
     calls = {"n": 0}
 
-    def ids_then_fail(objects):
+    def sizes_then_fail(tp, objects):
         calls["n"] += 1
         if calls["n"] > 20:  # some types tallied already: the failure is mid-census
             raise MemoryError(f"census ran out of room at {SECRET}")
-        return real_ids(objects)
+        return real_sizes(tp, objects)
 
-    monkeypatch.setattr(census_module, "ids_bytes", ids_then_fail)
+    monkeypatch.setattr(census_module, "shallow_bytes", sizes_then_fail)
     ended = client.post(f"/ah/memoryProfile/{started.json()['id']}/end", headers=AUTH)
     assert ended.status_code == 200
     profile = assert_valid("profile", ended.content)
