@@ -75,6 +75,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"Starlette(Request|Response)"),
     # Type variables of generic helpers.
     (r"py:class", r"memwatch\..*\._?T"),
+    (r"py:(class|obj)", r"(memwatch\.fragments\.)?_M"),
     # Literal aliases (a chain's root kind, a verdict's layer) are documented where defined.
     (r"py:class", r"(RootKind|Layer|Chain)"),
     # napoleon reads a property docstring's "Per type name: ..." as a type; the text is fine.
