@@ -235,7 +235,8 @@ def test_footprint_flat_with_windows_and_paths():
     stored profiles still grow to their caps. Measured earlier, the first
     reading too soon: 163 -> 340 KB over 5,000 requests, 280 -> 377 KB from
     5,000 to 10,000, where the run without windows holds 324-334 KB; from
-    15,000 to 25,000, 326 -> 380 KB (+54 KB). The
+    15,000 to 25,000, 326 -> 380 KB (+54 KB); at the full size, from 60,000 to
+    100,000, 332 -> 350 KB (+18 KB). The
     default, 25,000 requests (about 6 minutes), reads both after the rings are
     full; ``HARDENING_FOOTPRINT_REQUESTS=100000`` runs the issue's full size.
     """
