@@ -5,12 +5,14 @@
 # A binary already present is left alone; without root or apt the tests that need the
 # binary skip with a reason instead.
 set -euo pipefail
-missing=()
-for pair in "$@"; do
-    binary="${pair%%=*}"
-    package="${pair#*=}"
-    [ -x "$binary" ] || missing+=("$package")
-done
+# The packages whose binary is not there yet, into ${missing[@]}.
+find_missing() {
+    missing=()
+    for pair in "$@"; do
+        [ -x "${pair%%=*}" ] || missing+=("${pair#*=}")
+    done
+}
+find_missing "$@"
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "debian-packages: not root or no apt-get; missing: ${missing[*]} (their tests skip)" >&2
@@ -19,12 +21,7 @@ fi
 # tox may run two environments at once: one apt at a time, the second finds it installed.
 exec 9>/tmp/memwatch-debian-packages.lock
 flock 9
-missing=()
-for pair in "$@"; do
-    binary="${pair%%=*}"
-    package="${pair#*=}"
-    [ -x "$binary" ] || missing+=("$package")
-done
+find_missing "$@"
 [ "${#missing[@]}" -eq 0 ] && exit 0
 # Packages such as prometheus start a service when installed; tests start their own.
 policy=/usr/sbin/policy-rc.d
