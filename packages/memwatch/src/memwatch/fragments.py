@@ -12,7 +12,6 @@ body. Its bytes are exactly :func:`memwatch.converter.dumps`'s.
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -42,28 +41,18 @@ class FieldwiseEncoder(Generic[_M]):
         fields = attrs.fields(cls)
         self._names = tuple(field.name for field in fields)
         self._keys = tuple(dumps(field.metadata.get("json", field.name)) + b":" for field in fields)
-        self._last: list[tuple[Any, bytes] | None] = [None] * len(fields)
         # Two threads may encode at once; each slot is replaced whole, so a reader sees
-        # either the old pair or the new one, and the lock only keeps the counters exact.
-        self._lock = threading.Lock()
-        self.reused = 0
-        self.encoded = 0
+        # either the old pair or the new one: no lock is needed.
+        self._last: list[tuple[Any, bytes] | None] = [None] * len(fields)
 
     def encode(self, model: _M) -> bytes:
         """``model`` as compact UTF-8 JSON: the bytes :func:`~memwatch.converter.dumps` gives."""
         parts = []
-        reused = 0
         for slot, name in enumerate(self._names):
             value = getattr(model, name)
             last = self._last[slot]
-            if last is not None and last[0] is value:
-                parts.append(self._keys[slot] + last[1])
-                reused += 1
-                continue
-            fragment = dumps(value)
-            self._last[slot] = (value, fragment)
-            parts.append(self._keys[slot] + fragment)
-        with self._lock:
-            self.reused += reused
-            self.encoded += len(self._names) - reused
+            if last is None or last[0] is not value:
+                last = (value, dumps(value))
+                self._last[slot] = last
+            parts.append(self._keys[slot] + last[1])
         return b"{" + b",".join(parts) + b"}"
