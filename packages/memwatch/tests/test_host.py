@@ -17,6 +17,8 @@ from memwatch.host import HostLink
 from memwatch.models import Profile
 from memwatch.store import WORKER_EXITED, HandOver, MemoryStore
 from memwatch.store.sqlite import SQLiteStore
+from memwatch.watcher import Watcher
+from scripted import ScriptedProbe
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -137,3 +139,20 @@ def test_status_is_written_at_most_once_per_interval() -> None:
     assert record.status == {"n": 11}
     link.goodbye()
     assert store.worker(os.getpid()).exited  # type: ignore[union-attr]
+
+
+def test_a_worker_that_starts_a_profile_before_its_first_poll_is_listed(tmp_path: Path) -> None:
+    """Its profile's owner shows in the worker list at once, and is marked exited at its goodbye."""
+    store = SQLiteStore(tmp_path)
+    watcher = Watcher(probe=ScriptedProbe(), background=False, store=store).start()
+    try:
+        assert store.worker(os.getpid()) is None
+        profile = watcher.start_profile()
+        record = store.worker(os.getpid())
+        assert record is not None, "the profile's owner was not listed"
+        assert (record.exited, profile.pid) == (False, os.getpid())
+        watcher.host.goodbye()
+        assert store.worker(os.getpid()).exited  # type: ignore[union-attr]
+        assert store.get(profile.id).state == "failed"  # type: ignore[union-attr]
+    finally:
+        watcher.stop()

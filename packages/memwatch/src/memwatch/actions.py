@@ -82,6 +82,7 @@ class ProfileActions:
         if pid is not None and pid != os.getpid():
             return self.host.start_elsewhere(pid)
         try:
+            self.host.announce()
             return self._profiler.start("manual", trace=trace)
         except MemwatchError:
             raise  # a conflict or a busy census is an answer, not a fault

@@ -124,7 +124,18 @@ class HostLink:
         """Write the status at once (after an event others should see without waiting)."""
         with self._lock:
             self._last_write = self._clock()
+            self._polled = True
         self.workers.record_worker(os.getpid(), self._status())
+
+    def announce(self) -> None:
+        """Write the status now unless this worker wrote it before (it is about to own a profile).
+
+        A worker lists itself at its first poll, a second after it starts; one
+        that starts a profile sooner and is killed before that poll would leave
+        a profile whose owner ``GET /ah/workers`` never heard of.
+        """
+        if self.shared and not self._polled:
+            self.write_status_now()
 
     def goodbye(self) -> None:
         """Mark this worker exited: its running profiles fail, its finished ones stay readable."""
