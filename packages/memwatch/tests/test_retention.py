@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import logging
 import sys
@@ -350,3 +351,17 @@ def test_an_lru_cache_of_memwatchs_dependencies_is_not_the_leak(app: types.Modul
     found = explain_retention(_ids(held))
     assert [p.root for t in found for p in t.paths if "cattrs." in p.root] == []
     cached.cache_clear()
+
+
+def test_a_chain_through_a_memwatch_holder_is_not_the_leak(app: types.ModuleType) -> None:
+    """Objects an app global reaches only through a memwatch object (a mount) yield no path."""
+    from memwatch.store import WorkerRecord  # noqa: PLC0415 - plays a mounted memwatch's state
+
+    now = dt.datetime.now(dt.timezone.utc)
+    held = [app.Payload(i) for i in range(5)]
+    app.HOLDER.items.append(WorkerRecord(1, now, now, exited=False, status={"kept": held}))
+    found = explain_retention(_ids(held))
+    assert [p.root for t in found for p in t.paths] == []
+    app.HOLDER.items.append(held)
+    path = _only(explain_retention(_ids(held)), "retention_app.Payload").paths[0]
+    assert (path.root, path.edges[-2:]) == ("retention_app.HOLDER", ("(list)", "[item]"))

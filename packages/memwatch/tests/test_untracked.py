@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import types
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from memwatch.census import take_census
+from memwatch.store import WorkerRecord
 from memwatch.untracked import count_containers, grown_containers
 
 if TYPE_CHECKING:
@@ -95,3 +97,16 @@ def test_memwatchs_own_census_tables_are_not_listed(app: types.ModuleType) -> No
     assert holders[0] == "untracked_app.RENDERED"
     assert not any("Census" in holder for holder in holders)
     del census
+
+
+def test_a_container_held_through_memwatch_is_not_listed(app: types.ModuleType) -> None:
+    """A dict an app global reaches only through a memwatch object is memwatch's, not the app's."""
+    now = dt.datetime.now(dt.timezone.utc)
+    status: dict[str, str] = {}
+    app.ARRAYS.append(WorkerRecord(1, now, now, exited=False, status=status))
+    before = count_containers()
+    status.update((f"k{i}", "v" * 50) for i in range(2000))
+    app.RENDERED.update((i, str(i)) for i in range(300))
+    holders = [found.holder for found in grown_containers(before)]
+    assert holders[0] == "untracked_app.RENDERED"
+    assert not any("WorkerRecord" in holder for holder in holders), holders

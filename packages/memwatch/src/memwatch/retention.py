@@ -21,12 +21,26 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["UNREACHABLE", "RetentionPath", "RootKind", "TypeRetention"]
-__all__ += ["explain_retention", "group_paths", "sample_new_ids"]
+__all__ += ["explain_retention", "group_paths", "is_own", "sample_new_ids"]
 
 
 #: Roots in memwatch itself or its dependencies: what memwatch holds for its own
 #: work (its store's summaries, cattrs' generated functions) is not the leak.
 OWN_ROOTS = ("memwatch.", "cattrs.", "cattr.", "attrs.", "attr.")
+
+#: Holders in memwatch, its adapters or its dependencies, as a chain names them
+#: (``(module.Type)``): a chain from the application's own global that passes
+#: through one (``app.extensions`` -> the mounted memwatch -> its store's last
+#: status) is memwatch's bookkeeping, reached from where it was mounted.
+OWN_HOLDERS = ("(memwatch.", "(memwatch_", "(cattrs.", "(cattr.", "(attrs.", "(attr.")
+
+
+def is_own(chain: Chain) -> bool:
+    """Whether ``chain`` is rooted in memwatch or its dependencies, or passes through them."""
+    root, _, edges = chain
+    return root.removeprefix("lru_cache ").startswith(OWN_ROOTS) or any(
+        edge.startswith(OWN_HOLDERS) for edge in edges
+    )
 
 
 def group_paths(
@@ -105,7 +119,7 @@ def explain_retention(
     for name, _, chain in trace_objects(
         ids_by_type, max_depth=max_depth, max_nodes=max_nodes, time_budget=time_budget
     ):
-        if not chain[0].removeprefix("lru_cache ").startswith(OWN_ROOTS):
+        if not is_own(chain):
             per_type[name].append(chain)
     return tuple(
         TypeRetention(

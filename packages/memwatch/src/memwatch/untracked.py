@@ -28,6 +28,7 @@ import attrs
 from memwatch.census import bookkeeping, is_bookkeeping, type_name
 from memwatch.explained import GrownContainer
 from memwatch.referrers import trace_given
+from memwatch.retention import is_own
 
 __all__ = ["ContainerCounts", "GrownContainer", "count_containers", "grown_containers"]
 
@@ -146,6 +147,8 @@ def grown_containers(
     merged: dict[tuple[str, str], GrownContainer] = {}
     for ident, what, gained, size, seen in grown:
         holder = holders.get(ident, "")
+        if holder is None:
+            continue  # memwatch's own, reached from where it was mounted
         key = (holder, what) if holder else (str(ident), what)
         found = merged.get(key)
         if found is None:
@@ -203,12 +206,17 @@ def _deep_size(value: object) -> int:
     return size
 
 
-def _holders(containers: list[tuple[str, object]], time_budget: float | None) -> dict[int, str]:
-    """Each container's retention chain as one line, by id; empties ``containers``."""
+def _holders(
+    containers: list[tuple[str, object]], time_budget: float | None
+) -> dict[int, str | None]:
+    """Each container's retention chain as one line, by id; empties ``containers``.
+
+    ``None`` marks a container held through memwatch itself or its dependencies.
+    """
     if not containers:
         return {}
     return {
-        ident: " ".join((root, *edges))
-        for _, ident, (root, kind, edges) in trace_given(containers, time_budget=time_budget)
-        if kind not in {"unreachable", "search limit"}
+        ident: None if is_own(chain) else " ".join((chain[0], *chain[2]))
+        for _, ident, chain in trace_given(containers, time_budget=time_budget)
+        if chain[1] not in {"unreachable", "search limit"}
     }
