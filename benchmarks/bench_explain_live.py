@@ -16,7 +16,8 @@ Load comes from httpx in this process, two closed-loop keep-alive clients.
 2. The tracing window's cost (Flask under werkzeug, threaded): /work (a
    request that builds and serializes 50 small dicts) throughput outside a
    window, inside one (POST /ah/memoryProfile?trace=true, tracemalloc on with
-   20 frames until the profile ends), alternating, --seconds each, twice; and
+   10 frames), after the window closed (past MEMWATCH_TRACE_SECONDS, the
+   profile still running), alternating, --seconds each, twice; and
    the same service started with PYTHONTRACEMALLOC=1 (tracemalloc from start,
    one frame, what users do today).
 
@@ -38,6 +39,8 @@ import time
 import benchlib
 import httpx
 from benchlib import Table, emit, verdict
+
+from memwatch.tracing import DEFAULT_FRAMES
 
 LATENCY_SERVERS = ("fastapi-uvicorn", "tornado")
 KEPT = []
@@ -228,15 +231,21 @@ def throughput(base, seconds, path="/work"):
 
 def window_throughput(args):
     """/work's throughput outside and inside tracing windows, and traced from start."""
-    rates = {"outside": [], "inside": [], "from start": []}
-    process, base = start_server("flask", args)
+    rates = {"outside": [], "inside": [], "after": [], "from start": []}
+    # The window closes after trace_seconds while its profile goes on: past it, the
+    # service should run as fast as outside a window.
+    trace_seconds = args.seconds + 2
+    process, base = start_server("flask", args, {"MEMWATCH_TRACE_SECONDS": str(trace_seconds)})
     try:
         throughput(base, 1.0)  # warm up
         with httpx.Client(base_url=base, timeout=180) as client:
             for _ in range(2):
                 rates["outside"].append(throughput(base, args.seconds))
+                opened = time.monotonic()
                 profile = client.post("/ah/memoryProfile?trace=true").json()["id"]
                 rates["inside"].append(throughput(base, args.seconds))
+                time.sleep(max(0.0, opened + trace_seconds + 1.5 - time.monotonic()))
+                rates["after"].append(throughput(base, args.seconds))
                 client.post(f"/ah/memoryProfile/{profile}/end")
                 client.delete(f"/ah/memoryProfile/{profile}")
     finally:
@@ -291,7 +300,8 @@ def main(argv=None):
     )
     for name, label in (
         ("outside", "outside a window (tracemalloc off)"),
-        ("inside", "inside a tracing window (20 frames)"),
+        ("inside", f"inside a tracing window ({DEFAULT_FRAMES} frames)"),
+        ("after", "same profile, after its window closed"),
         ("from start", "PYTHONTRACEMALLOC=1 from start"),
     ):
         window.add(label, f"{rates[name]:.0f}", f"{rates[name] / rates['outside']:.2f}")

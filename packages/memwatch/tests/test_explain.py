@@ -6,10 +6,12 @@ import gc
 import json
 import sys
 import textwrap
+import time
 import tracemalloc
 import types
 from typing import TYPE_CHECKING
 
+import attrs
 import pytest
 
 from memwatch.census import take_census
@@ -161,3 +163,47 @@ def test_the_census_explains_what_grew_not_the_net_of_the_baselines_freed_garbag
     sessions = next(d for d in report.change.details if d.what == "explain_app.Session")
     assert report.change.size_bytes < 0 < sessions.size_bytes
     assert explanation.verdict.figures.census_growth >= sessions.size_bytes
+
+
+def test_a_window_closes_after_trace_seconds_and_its_sites_stay(app: types.ModuleType) -> None:
+    """Past trace_seconds the window is read and tracing stops; the profile keeps its sites."""
+    profiler = Profiler(MemoryProfileStore(), record_diff=_record, pid=lambda: 1, trace_seconds=5)
+    gc.collect()
+    started = profiler.start("leak")
+    for n in range(2000):
+        app.handle(n)
+    opened = time.monotonic()
+    assert profiler.close_due_windows(now=opened) == 0
+    assert tracemalloc.is_tracing()
+    assert profiler.close_due_windows(now=opened + 5) == 1
+    assert not tracemalloc.is_tracing()
+    assert profiler.close_due_windows(now=opened + 10) == 0
+    for n in range(2000, 3000):
+        app.handle(n)  # after the window: in the diff, not traced
+    change = profiler.end(started.id).last_diff.change
+    assert not tracemalloc.is_tracing()
+    assert change.allocation_sites[0].file == app.__file__
+    assert any(entry.what == "explain_app.Session" for entry in change.retention)
+
+
+def test_a_window_closed_early_is_scaled_to_the_capture(app: types.ModuleType) -> None:
+    """Traced bytes of a window that saw a quarter of the capture count 4x in the verdict."""
+    before = take_census()
+    explainer = CaptureExplainer(trace=True, trace_seconds=1.0)
+    for n in range(1000):
+        app.handle(n)
+    start = time.monotonic()
+    assert explainer.close_window_if_due(now=start + 3600) is True
+    traced = explainer._reading.traced_bytes  # type: ignore[union-attr]
+    explainer._window_seconds = 15.0  # a window that saw 15 s
+    # ... of a capture of 60 s
+    explainer._start = attrs.evolve(explainer._start, at=time.monotonic() - 60.0)
+    after = take_census()
+    figures = explainer.explain(before, after, diff_censuses(before, after)).verdict.figures
+    assert figures.traced_growth == pytest.approx(4 * traced, rel=0.01)
+
+
+def test_trace_seconds_must_be_positive() -> None:
+    """A window that could never open is refused with a message that names the option."""
+    with pytest.raises(ValueError, match="trace_seconds must be positive"):
+        Profiler(MemoryProfileStore(), record_diff=_record, pid=lambda: 1, trace_seconds=0)

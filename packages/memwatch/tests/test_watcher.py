@@ -692,3 +692,21 @@ def test_an_auto_capture_traces_by_default_and_stops_tracing_when_it_ends():
         ended = watcher.end_profile(profile.id)
     assert not tracemalloc.is_tracing()
     assert ended.verdict.layer != ""
+
+
+def test_a_poll_closes_a_tracing_window_after_trace_seconds_while_the_capture_goes_on():
+    """tracemalloc stops at the first poll past trace_seconds; the capture is still running."""
+    tracemalloc.stop()
+    watcher, _ = leaking_watcher(capture_seconds=3600.0, trace_captures=True, trace_seconds=0.05)
+    with watcher:
+        for _ in range(10):
+            watcher.force_gc()
+            if watcher.list_profiles():
+                break
+        (profile,) = watcher.list_profiles()
+        assert tracemalloc.is_tracing()
+        time.sleep(0.1)
+        watcher.poll()
+        assert not tracemalloc.is_tracing()
+        assert watcher.get_profile(profile.id).state == "running"
+        assert watcher.end_profile(profile.id).state == "complete"

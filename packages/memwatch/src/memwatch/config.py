@@ -48,6 +48,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MEMWATCH_CAPTURE_SECONDS": ("capture_seconds", float),
     "MEMWATCH_CAPTURE_COOLDOWN": ("capture_cooldown", float),
     "MEMWATCH_TRACE_CAPTURES": ("trace_captures", _flag),
+    "MEMWATCH_TRACE_SECONDS": ("trace_seconds", float),
     "MEMWATCH_MAX_DETAILS": ("max_details", int),
     "MEMWATCH_CENSUS_TIME_BUDGET": ("census_time_budget", float),
     "MEMWATCH_MEMORY_LIMIT": ("memory_limit", parse_size),

@@ -2,9 +2,11 @@
 
 A :class:`CaptureExplainer` starts with a capture (right after its baseline
 census): it reads the probes, records the large containers' item counts and,
-when asked, opens a tracing window. At the capture's end the window is read
-and closed *before* the closing census (so the census does not run traced),
-and after the diff :meth:`CaptureExplainer.explain` adds:
+when asked, opens a tracing window. The window is read and closed after
+``trace_seconds`` (tracemalloc slows every allocation while it runs; the
+capture itself goes on), or at the capture's end *before* the closing census
+(so the census does not run traced), and after the diff
+:meth:`CaptureExplainer.explain` adds:
 
 - the window's allocation sites (innermost application frame, library beside);
 - retention paths for the diff's top growing types (sampled new objects);
@@ -17,6 +19,9 @@ loop) and keeps only numbers and ids between start and end.
 
 from __future__ import annotations
 
+import threading
+import time
+import tracemalloc
 from typing import TYPE_CHECKING
 
 import attrs
@@ -72,25 +77,53 @@ class CaptureExplainer:
     Args:
         trace: Open a tracing window for the capture.
         frames: Frames per trace in the window.
+        trace_seconds: Seconds after which :meth:`close_window_if_due` closes the
+            window; ``None``: it stays open until the capture ends.
         time_budget: Seconds the retention search may take at the end.
     """
 
     def __init__(
-        self, *, trace: bool, frames: int = DEFAULT_FRAMES, time_budget: float = 5.0
+        self,
+        *,
+        trace: bool,
+        frames: int = DEFAULT_FRAMES,
+        trace_seconds: float | None = None,
+        time_budget: float = 5.0,
     ) -> None:
         """Read the probes, count the large containers and open the window if asked."""
         self._process, self._malloc = make_probes()
         self._time_budget = time_budget
+        self._trace_seconds = trace_seconds
         self._start = read_probes(self._process, self._malloc)
         self._counts = count_containers()
         self._window = TracingWindow(frames=frames).open() if trace else None
+        self._window_lock = threading.Lock()
         self._reading: WindowReading | None = None
+        self._window_seconds: float | None = None
+        self._window_overhead = 0
         self._end: ProbeReading | None = None
 
     @property
     def tracing(self) -> bool:
         """Whether this capture has a tracing window."""
         return self._window is not None
+
+    def close_window_if_due(self, now: float | None = None, *, limit: int = 20) -> bool:
+        """Read and close the window once it has been open ``trace_seconds``.
+
+        Args:
+            now: ``time.monotonic()`` by default.
+            limit: At most this many sites kept.
+
+        Returns:
+            True if this call closed it.
+        """
+        if self._window is None or self._trace_seconds is None:
+            return False
+        now = time.monotonic() if now is None else now
+        if now - self._start.at < self._trace_seconds:
+            return False
+        return self._close_window(now, limit)
 
     def finish_window(self, *, limit: int = 20) -> None:
         """Read the probes, then read and close the window; call it before the closing census.
@@ -101,13 +134,27 @@ class CaptureExplainer:
         """
         if self._end is None:
             self._end = read_probes(self._process, self._malloc)
-        if self._window is not None and self._reading is None:
+        self._close_window(self._end.at, limit)
+
+    def _close_window(self, at: float, limit: int) -> bool:
+        """Read and close the window unless it was; what tracemalloc itself held then is kept."""
+        if self._window is None:
+            return False
+        with self._window_lock:
+            if self._reading is not None:
+                return False
+            self._window_overhead = max(
+                0, tracemalloc.get_tracemalloc_memory() - self._start.tracing
+            )
             self._reading = self._window.finish(limit=limit)
+            self._window_seconds = at - self._start.at
+            return True
 
     def abandon(self) -> None:
         """Close the window without reading it (the capture was deleted or failed)."""
         if self._window is not None:
-            self._window.close()
+            with self._window_lock:
+                self._window.close()
 
     def explain(self, before: Census, after: Census, report: HeapDiffReport) -> Explanation:
         """Everything beyond the per-type diff, for ``report`` (the diff of ``before``, ``after``).
@@ -139,11 +186,14 @@ class CaptureExplainer:
         untracked = grown_containers(self._counts, time_budget=self._time_budget)
         reading = self._reading
         # tracemalloc's own traces are malloc'd memory the window added: not the leak's.
-        overhead = max(0, end.tracing - self._start.tracing)
+        overhead = max(0, end.tracing - self._start.tracing, self._window_overhead)
+        seconds = end.at - self._start.at
+        # A window closed before the capture ended saw part of it: scaled to the whole.
+        share = _window_share(self._window_seconds, seconds)
         process = _growth(self._start.process, end.process)
         malloc = _growth(self._start.malloc, end.malloc)
         readings = LayerReadings(
-            seconds=end.at - self._start.at,
+            seconds=seconds,
             # Without a process probe, what the census saw is the best figure there is.
             process_growth=max(report.change.size_bytes, 0)
             if process is None
@@ -153,8 +203,8 @@ class CaptureExplainer:
             blocks_growth=end.blocks - self._start.blocks,
             census_growth=_grown_bytes(report),
             untracked_growth=sum(entry.size_bytes for entry in untracked),
-            traced_growth=None if reading is None else reading.traced_bytes,
-            foreign_traced_growth=0 if reading is None else reading.foreign_bytes,
+            traced_growth=None if reading is None else round(reading.traced_bytes / share),
+            foreign_traced_growth=0 if reading is None else round(reading.foreign_bytes / share),
         )
         return Explanation(
             sites=() if reading is None else reading.sites,
@@ -174,6 +224,13 @@ def _grown_bytes(report: HeapDiffReport) -> int:
     its Logger objects were judged untracked data).
     """
     return sum(detail.size_bytes for detail in report.change.details if detail.size_bytes > 0)
+
+
+def _window_share(window: float | None, capture: float) -> float:
+    """The share of the capture's seconds its window traced (1 when it traced to the end)."""
+    if window is None or window <= 0 or capture <= 0:
+        return 1.0
+    return min(1.0, window / capture)
 
 
 def _growth(start: int | None, end: int | None) -> int | None:

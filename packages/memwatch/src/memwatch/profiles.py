@@ -118,6 +118,9 @@ class Profiler:
             :func:`~memwatch.errors.describe_error` by default.
         trace_leaks: Open a tracing window for every profile captured on a leak
             (a manual profile asks with ``trace=True``).
+        trace_seconds: Seconds a tracing window stays open at most
+            (:meth:`close_due_windows` closes it; the profile goes on);
+            ``None``: until its profile ends.
         explain: Add retention paths, grown containers and a verdict to each
             diff (:mod:`memwatch.explain`).
     """
@@ -134,9 +137,12 @@ class Profiler:
         single_flight: SingleFlight | None = None,
         on_error: Callable[[BaseException, str], str] = describe_error,
         trace_leaks: bool = True,
+        trace_seconds: float | None = 20.0,
         explain: bool = True,
     ) -> None:
         """Bind the profiler to a store and to its watcher's state."""
+        if trace_seconds is not None and trace_seconds <= 0:
+            raise ValueError(f"trace_seconds must be positive or None, got {trace_seconds}")
         self._store = store
         self._record_diff = record_diff
         self._pid = pid
@@ -146,6 +152,7 @@ class Profiler:
         self.single_flight = single_flight if single_flight is not None else SingleFlight()
         self._on_error = on_error
         self.trace_leaks = trace_leaks
+        self.trace_seconds = trace_seconds
         self.explain = explain
         self._state_lock = threading.Lock()
         self._baselines: dict[str, Census] = {}
@@ -203,7 +210,11 @@ class Profiler:
             )
             if trace is None:
                 trace = trigger == "leak" and self.trace_leaks
-            explainer = CaptureExplainer(trace=trace) if self.explain or trace else None
+            explainer = (
+                CaptureExplainer(trace=trace, trace_seconds=self.trace_seconds)
+                if self.explain or trace
+                else None
+            )
             with self._state_lock:
                 self._baselines[profile.id] = baseline
                 if explainer is not None:
@@ -215,6 +226,15 @@ class Profiler:
                 self._forget(profile.id)
                 raise
             return profile
+
+    def close_due_windows(self, now: float | None = None) -> int:
+        """Close the tracing windows open ``trace_seconds`` (at ``now``, monotonic); how many.
+
+        Off the request path (the watcher's poll): a window's reading takes ~0.1 s.
+        """
+        with self._state_lock:
+            explainers = list(self._explainers.values())
+        return sum(explainer.close_window_if_due(now) for explainer in explainers)
 
     def _forget(self, profile_id: str) -> CaptureExplainer | None:
         """Drop a profile's baseline and explainer (its window closed); the explainer, if any."""

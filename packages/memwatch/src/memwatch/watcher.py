@@ -84,7 +84,9 @@ class Watcher(ProfileActions):
         capture_cooldown: Seconds between two auto-captures, so that a leaking
             service is not censused continuously.
         trace_captures: An auto-captured profile opens a tracing window (tracemalloc
-            on until it ends), so that its diff names the allocating lines.
+            on while it runs), so that its diff names the allocating lines.
+        trace_seconds: Seconds a tracing window stays open at most (it slows the
+            service; 20 s of a leak name its lines), or ``None``: until the profile ends.
         max_details: Types kept in a diff's details.
         max_sites: Allocation sites kept in a diff (when tracemalloc traces).
         census_time_budget: Seconds a census may run before it stops and says ``partial``.
@@ -109,6 +111,7 @@ class Watcher(ProfileActions):
         capture_seconds: float = 60.0,
         capture_cooldown: float = 600.0,
         trace_captures: bool = True,
+        trace_seconds: float | None = 20.0,
         max_details: int = 100,
         max_sites: int = 20,
         census_time_budget: float | None = 30.0,
@@ -151,6 +154,7 @@ class Watcher(ProfileActions):
             census_time_budget=census_time_budget,
             on_error=self._errors.note,
             trace_leaks=trace_captures,
+            trace_seconds=trace_seconds,
         )
         self._capture = AutoCapture(
             self._profiler, cooldown=capture_cooldown, on_error=self._errors.note, clock=clock
@@ -194,8 +198,6 @@ class Watcher(ProfileActions):
             ValueError: a variable holds a value of the wrong kind; the message names it.
         """
         return cls(**{**watcher_options(environ), **overrides})
-
-    # -- lifecycle ---------------------------------------------------------
 
     @property
     def pid(self) -> int:
@@ -313,6 +315,7 @@ class Watcher(ProfileActions):
                 reports, leaks = self._reports.feed(self._detector, samples)
             self._after_feed(reports, leaks)
             self._capture.tick()
+            self._profiler.close_due_windows()
             # Near the memory limit a profile is captured whatever the detector says.
             limit_seconds = self._headroom.capture_due(now, self.capture_seconds)
             if self.auto_capture and limit_seconds is not None:
