@@ -69,7 +69,7 @@ class ProfileActions:
 
         Args:
             pid: The worker to profile; ``None`` or this process: here.
-            trace: Open a tracing window until the profile ends, so that its
+            trace: Open a tracing window (for ``trace_seconds``), so that its
                 diff names the allocating lines in application code (a profile
                 handed to another worker is not traced).
 

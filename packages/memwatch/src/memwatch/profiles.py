@@ -185,7 +185,7 @@ class Profiler:
             trigger: What started it.
             profile_id: The id another worker chose when it handed the start
                 over (:mod:`memwatch.host`); a new one otherwise.
-            trace: Open a tracing window until it ends; ``None``: for a leak
+            trace: Open a tracing window (``trace_seconds``); ``None``: for a leak
                 trigger when ``trace_leaks`` is set, else not.
 
         Raises:

@@ -125,8 +125,9 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 _TRACE = QueryParameter(
     "trace",
     ("true", "false", "1", "0"),
-    "`true` (or `1`) opens a tracing window for this profile: tracemalloc runs until it "
-    "ends, and its diff names the allocating line in application code. Default `false` "
+    "`true` (or `1`) opens a tracing window for this profile: tracemalloc runs for its "
+    "first `trace_seconds` (20 s), and its diff names the allocating line in application "
+    "code. Default `false` "
     "for a profile started here; one memwatch captures on a leak traces by default.",
 )
 
