@@ -15,6 +15,7 @@ import pytest
 from memwatch import census as census_module
 from memwatch import sites
 from memwatch.census import Census, TypeTally, bookkeeping, take_census, type_name
+from memwatch.models import GCStats
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -228,6 +229,15 @@ def test_census_never_counts_censuses_or_bookkeeping_types() -> None:
     assert type_name(Census) not in census.types
     assert type_name(Ledger) not in census.types
     assert len(ledgers) == len(earlier) == 3
+
+
+def test_census_never_counts_memwatchs_own_models() -> None:
+    """The reports and samples memwatch keeps while a capture runs are not the app's growth."""
+    kept = [GCStats() for _ in range(50)]
+    census = take_census()
+    assert type_name(GCStats) not in census.types
+    assert not any(name.startswith("memwatch.") for name in census.types)
+    assert len(kept) == 50
 
 
 def test_census_totals_and_metadata() -> None:

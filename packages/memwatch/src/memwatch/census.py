@@ -55,6 +55,7 @@ _T = TypeVar("_T", bound=type)
 _CHUNK = 16384
 
 _BOOKKEEPING: set[type] = set()
+_OWN_MODULES = ("memwatch.", "memwatch_")
 
 
 def bookkeeping(cls: _T) -> _T:
@@ -314,7 +315,16 @@ def _group(
             break
     for tp in _BOOKKEEPING:
         groups.pop(id(tp) if by_identity else tp, None)
+    # memwatch's own models (the reports, samples and profiles it keeps while a
+    # capture runs) are not the application's growth either.
+    for key in [key for key, objects in groups.items() if _is_own_type(type(objects[0]))]:
+        del groups[key]
     return groups, partial
+
+
+def _is_own_type(tp: type) -> bool:
+    """Whether ``tp`` is defined in memwatch or one of its adapters."""
+    return type_name(tp).startswith(_OWN_MODULES)
 
 
 def _tally(
