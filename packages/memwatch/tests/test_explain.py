@@ -207,3 +207,18 @@ def test_trace_seconds_must_be_positive() -> None:
     """A window that could never open is refused with a message that names the option."""
     with pytest.raises(ValueError, match="trace_seconds must be positive"):
         Profiler(MemoryProfileStore(), record_diff=_record, pid=lambda: 1, trace_seconds=0)
+
+
+@pytest.mark.usefixtures("app")  # it stops tracemalloc whatever the test leaves
+def test_a_window_closed_early_leaves_malloc_growth_alone() -> None:
+    """tracemalloc gave its traces back to malloc: malloc's growth is not cut by them."""
+    before = take_census()
+    explainer = CaptureExplainer(trace=True, trace_seconds=1.0)
+    kept = [float(n) for n in range(200_000)]
+    assert explainer.close_window_if_due(now=time.monotonic() + 3600)
+    after = take_census()
+    figures = explainer.explain(before, after, diff_censuses(before, after)).verdict.figures
+    assert figures.tracing_overhead > 1_000_000
+    if figures.malloc_growth is not None:  # glibc's mallinfo2
+        assert figures.malloc_growth > -figures.tracing_overhead // 2
+    assert len(kept) == 200_000

@@ -186,7 +186,10 @@ class CaptureExplainer:
         untracked = grown_containers(self._counts, time_budget=self._time_budget)
         reading = self._reading
         # tracemalloc's own traces are malloc'd memory the window added: not the leak's.
-        overhead = max(0, end.tracing - self._start.tracing, self._window_overhead)
+        # A window closed early gave them back to malloc (no longer in use) but the
+        # resident set may keep them.
+        held = max(0, end.tracing - self._start.tracing)
+        overhead = max(held, self._window_overhead)
         seconds = end.at - self._start.at
         # A window closed before the capture ended saw part of it: scaled to the whole.
         share = _window_share(self._window_seconds, seconds)
@@ -198,7 +201,7 @@ class CaptureExplainer:
             process_growth=max(report.change.size_bytes, 0)
             if process is None
             else process - overhead,
-            malloc_growth=None if malloc is None else malloc - overhead,
+            malloc_growth=None if malloc is None else malloc - held,
             tracing_overhead=overhead,
             blocks_growth=end.blocks - self._start.blocks,
             census_growth=_grown_bytes(report),

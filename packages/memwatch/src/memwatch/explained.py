@@ -129,8 +129,9 @@ class LayerReadings:
         traced_growth: Live bytes the tracing window saw allocated in Python's
             domain; ``None`` when no window traced.
         foreign_traced_growth: Live bytes traced in extensions' own domains (numpy).
-        tracing_overhead: tracemalloc's own memory the window added, already
-            taken out of ``process_growth`` and ``malloc_growth``.
+        tracing_overhead: tracemalloc's own memory the window added (at its
+            largest), already taken out of ``process_growth``, and out of
+            ``malloc_growth`` while the window still held it at the end.
         census: False when no census was taken (a leak report's preliminary
             verdict): ``census_growth`` and ``untracked_growth`` are then unknown
             (0), and Python's allocator growing cannot tell objects from untracked data.
