@@ -234,6 +234,26 @@ class TrendDetector:
             and min(bases[last:]) - min(bases[before:last]) > margin
         )
 
+    def _late_may_grow(self, bases: list[int], late: list[int]) -> bool:
+        """Whether any edged window of ``late`` lengths (in slots) might grow enough.
+
+        The edged windows are many and, on a healthy heap, none grows enough; one
+        bound rules them all out. Each one's first floor is no lower than the
+        lowest slot of the longest, its last floor no higher than the lowest of
+        the slots every last segment holds; it is shorter than ``recent_span``
+        (so needs more growth than that span) and at least ``quick_span`` long.
+        """
+        config = self.config
+        k = config.segments
+        tail = min(n - (k - 1) * n // k for n in late)
+        first = min(bases[-max(late) :])
+        growth = min(bases[-tail:]) - first
+        return (
+            growth > 0
+            and growth >= self._needed(config.recent_span) * first
+            and hourly_rate(growth, config.quick_span) >= config.min_rate
+        )
+
     def _lengths(self, held: list[_Slot], now: float) -> list[tuple[int, bool]]:
         """The windows judged, longest first: every slot held, then recent ones.
 
@@ -259,7 +279,11 @@ class TrendDetector:
         def floor(start: int, stop: int) -> _Slot:
             return held[bases.index(min(bases[start:stop]), start, stop)]
 
-        for n, edged in self._lengths(held, sample.time):
+        lengths = self._lengths(held, sample.time)
+        late = [n for n, edged in lengths if edged]
+        if late and not self._late_may_grow(bases, late):
+            lengths = [(n, edged) for n, edged in lengths if not edged]
+        for n, edged in lengths:
             offset = len(held) - n
             bounds = [offset + i * n // k for i in range(k + 1)]
             first, last = floor(bounds[0], bounds[1]), floor(bounds[-2], bounds[-1])
