@@ -224,10 +224,10 @@ class TrendDetector:
         first = bisect.bisect_left(times, start + edge)
         before = bisect.bisect_left(times, start + edge + config.fill_span)
         last = bisect.bisect_left(times, now - edge)
-        held = min(first, last - before, len(slots) - last)
-        if held < 1:
+        fewest = min(first, last - before, len(slots) - last)
+        if fewest < 1:
             return False
-        margin = config.edge_margin * _scatter(slots, config.segments, rate) * 2 / (held + 1)
+        margin = config.edge_margin * _scatter(slots, config.segments, rate) * 2 / (fewest + 1)
         # Strictly above: on a clean plateau both floors are equal and the margin is 0.
         return (
             min(bases[first:]) - min(bases[:first]) > margin
