@@ -9,7 +9,14 @@ import pytest
 
 from memwatch.detector import StatsFinding, TrendConfig, TrendDetector
 from memwatch.samples import Sample
-from memwatch.testing.strategies import MB, feed_all, leak_findings, linear_leak, to_samples
+from memwatch.testing.strategies import (
+    MB,
+    feed_all,
+    leak_findings,
+    linear_leak,
+    step,
+    to_samples,
+)
 
 
 @pytest.mark.parametrize(
@@ -23,6 +30,9 @@ from memwatch.testing.strategies import MB, feed_all, leak_findings, linear_leak
         ({"min_span": 20}, "min_span must be >= quick_span"),
         ({"window": 100}, "window must be >= min_span"),
         ({"recent_span": 100}, "recent_span must be >= min_span"),
+        ({"late_ratio": 1.0}, "late_ratio must be > 1"),
+        ({"fill_span": -1}, "fill_span must be >= 0"),
+        ({"edge_margin": -1}, "edge_margin must be >= 0"),
         ({"quick_growth": 0}, "quick_growth must be > 0"),
         ({"min_rate": -1}, "min_rate must be >= 0"),
         ({"min_growth": 0}, "min_growth must be > 0"),
@@ -201,10 +211,82 @@ def test_trend_noise_leaves_a_short_windows_rise_out():
 
 
 def test_trend_judges_recent_spans():
-    """Strong growth is judged over quick spans under min_span, weaker over recent_span and up."""
+    """Quick spans under min_span, late ones by late_ratio up to recent_span, then doublings."""
     config = TrendConfig()
-    assert config.spans(1000.0) == [600.0, 300.0, 120.0, 60.0, 30.0]
+    late = [150.0 * 1.05**i for i in range(15)]
+    assert late[-1] < 300.0 < 150.0 * 1.05**15
+    assert config.spans(1000.0) == pytest.approx([600.0, 300.0, *late[::-1], 120.0, 60.0, 30.0])
     assert config.spans(100.0) == [60.0, 30.0]
+    assert [config.edged(span) for span in (120.0, 150.0, 297.0, 300.0)] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+
+
+def edged(**options):
+    """A loose detector whose only windows of weak growth are edged ones (min_span to window).
+
+    Quick windows need a tenfold growth, and ``recent_span`` is the whole
+    window, so every recent window from 10 s on must pass the edge tests.
+    """
+    settings = {
+        "quick_span": 3.0,
+        "quick_growth": 10.0,
+        "min_span": 10.0,
+        "recent_span": 40.0,
+        "window": 40.0,
+        "segments": 2,
+        "fill_span": 6.0,
+        "edge_margin": 0.0,
+        **options,
+    }
+    return loose(**settings)
+
+
+# Thirty seconds above what follows: the window from the first slot never grew.
+HIGH_PAST = [500] * 30
+
+
+def test_trend_edges_tell_a_leak_from_a_fill_that_stopped():
+    """A late rise that outlasts fill_span is reported; one that stopped within it is not."""
+    ramp = HIGH_PAST + [100 + 10 * i for i in range(16)]
+    (leak, *_) = fires(edged(), ramp)
+    assert (leak.time, leak.start, leak.start_base) == (40.0, 30.0, 100)
+    fill = HIGH_PAST + [100 + 20 * min(i, 5) for i in range(16)]
+    assert fires(edged(), fill) == []
+    # With no fill_span, the fill's last seconds of rise count as a rise at the end.
+    assert fires(edged(fill_span=0.0), fill)
+
+
+def test_trend_edge_rises_must_exceed_the_scatter():
+    """An edge's rise smaller than edge_margin times its floor's uncertainty is not a rise."""
+    noisy = HIGH_PAST + [100 + 10 * i + (40 if i % 2 else 0) for i in range(16)]
+    assert fires(edged(edge_margin=1.0), noisy)
+    assert fires(edged(edge_margin=2.0), noisy) == []
+
+
+def test_trend_edges_are_not_judged_on_windows_from_the_first_slot():
+    """The window from the first slot and those of recent_span or longer skip the edge tests."""
+    fill = [100 + 20 * min(i, 5) for i in range(16)]
+    assert fires(edged(), fill)
+
+
+def test_trend_does_not_report_a_two_minute_fill_just_after_it_stopped():
+    """A 19% fill over 120 s after 17 flat minutes is not reported (a rule with no edges did)."""
+    samples = step(seed=800935, base=30e6, at=1051, height=0.1875, ramp=120, duration=1551)
+    assert leak_findings(feed_all(TrendDetector(), samples)) == []
+
+
+def test_trend_late_windows_do_not_report_a_slow_six_percent_fill():
+    """A 6% fill over 109 s at 2 s samples is at worst reported late by a long window, as before."""
+    samples = step(
+        seed=3591424, base=42215023, at=2798, height=0.0625, ramp=109, duration=3298, interval=2.0
+    )
+    config = TrendConfig()
+    for leak in leak_findings(feed_all(TrendDetector(config), samples)):
+        assert leak.end - leak.start >= config.recent_span
 
 
 def test_trend_short_windows_need_more_relative_growth():

@@ -76,7 +76,15 @@ class TrendDetector:
     Besides every slot held, the most recent spans of :meth:`TrendConfig.spans`
     are judged as windows of their own, so that a leak starting an hour into the
     process is not hidden by the flat hour before it; the longest window that
-    passes is the one reported. A leak is reported when windows pass on every
+    passes is the one reported. A recent window of ``min_span`` up to
+    ``recent_span`` must also show that its rise outlasted a cache fill: the
+    heap rose before its first edge of ``(d - fill_span) / 3`` seconds ended, and
+    again within its last two edges, ``fill_span`` later, each rise by
+    ``edge_margin`` times a floor's uncertainty estimated from the window. A
+    sliding window can begin just before a fill wherever it happens, so it needs
+    this evidence, where the window from the first slot cannot; a late leak of
+    weak growth is then believed after about ``min_span``, not ``recent_span``.
+    A leak is reported when windows pass on every
     judgement for ``confirm`` seconds. Floors ignore upward spikes, and a single
     dip lowers one floor for one window at most, so neither resets the evidence.
     After a report the window restarts from the current slot: a steady leak is
@@ -159,8 +167,14 @@ class TrendDetector:
             and hourly_rate(growth, duration) >= config.min_rate
         )
 
-    def _window_passes(self, slots: list[_Slot], floors: list[_Slot], duration: float) -> bool:
-        """The shape tests of a window that grew enough: spread, noise, every part rising."""
+    def _window_passes(
+        self, slots: list[_Slot], floors: list[_Slot], duration: float, *, edged: bool
+    ) -> bool:
+        """The shape tests of a window that grew enough: spread, noise, every part rising.
+
+        ``edged`` tells that the window is a recent one that must pass the edge
+        tests too (:meth:`TrendConfig.edged`).
+        """
         config = self.config
         n = len(slots)
         k = config.segments
@@ -179,6 +193,8 @@ class TrendDetector:
         rise = rate if duration < config.min_span else 0.0
         if growth < config.noise_margin * _floor_noise(slots, k, rise):
             return False
+        if edged and not self._edges_rise(slots, rate):
+            return False
         p = config.parts
         parts = [slots[i * n // p : (i + 1) * n // p] for i in range(p)]
         if duration < config.recent_span:
@@ -191,15 +207,66 @@ class TrendDetector:
             for part in parts
         )
 
-    def _lengths(self, held: list[_Slot], now: float) -> list[int]:
-        """The window lengths judged, in slots, longest first: every slot held, then recent ones."""
-        least = self.config.least_slots
-        lengths = [len(held)] if len(held) >= least else []
+    def _edges_rise(self, slots: list[_Slot], rate: float) -> bool:
+        """Whether the heap rose before the first edge ended and again after ``fill_span`` more.
+
+        The window's slots up to the current one are cut by time into a first
+        edge, the rest, and two last edges (see ``fill_span``). A rise shows as
+        a floor above the floor of the slots before it, by ``edge_margin`` times
+        the uncertainty of a floor of an edge's slots (:func:`_scatter`, with
+        the window's own ``rate`` taken out).
+        """
+        config = self.config
+        start, now = slots[0][0], slots[-1][0]
+        edge = (now - start - config.fill_span) / 3
+        times = [slot[0] for slot in slots]
+        bases = [slot[1] for slot in slots]
+        first = bisect.bisect_left(times, start + edge)
+        before = bisect.bisect_left(times, start + edge + config.fill_span)
+        last = bisect.bisect_left(times, now - edge)
+        fewest = min(first, last - before, len(slots) - last)
+        if fewest < 1:
+            return False
+        margin = config.edge_margin * _scatter(slots, config.segments, rate) * 2 / (fewest + 1)
+        # Strictly above: on a clean plateau both floors are equal and the margin is 0.
+        return (
+            min(bases[first:]) - min(bases[:first]) > margin
+            and min(bases[last:]) - min(bases[before:last]) > margin
+        )
+
+    def _late_may_grow(self, bases: list[int], late: list[int]) -> bool:
+        """Whether any edged window of ``late`` lengths (in slots) might grow enough.
+
+        The edged windows are many and, on a healthy heap, none grows enough; one
+        bound rules them all out. Each one's first floor is no lower than the
+        lowest slot of the longest, its last floor no higher than the lowest of
+        the slots every last segment holds; it is shorter than ``recent_span``
+        (so needs more growth than that span) and at least ``quick_span`` long.
+        """
+        config = self.config
+        k = config.segments
+        tail = min(n - (k - 1) * n // k for n in late)
+        first = min(bases[-max(late) :])
+        growth = min(bases[-tail:]) - first
+        return (
+            growth > 0
+            and growth >= self._needed(config.recent_span) * first
+            and hourly_rate(growth, config.quick_span) >= config.min_rate
+        )
+
+    def _lengths(self, held: list[_Slot], now: float) -> list[tuple[int, bool]]:
+        """The windows judged, longest first: every slot held, then recent ones.
+
+        Each is its length in slots and whether it must pass the edge tests.
+        """
+        config = self.config
+        least = config.least_slots
+        lengths = [(len(held), False)] if len(held) >= least else []
         times = [slot[0] for slot in held]
-        for span in self.config.spans(now - held[0][0]):
+        for span in config.spans(now - held[0][0]):
             n = len(held) - bisect.bisect_left(times, now - span)
-            if least <= n < lengths[-1]:
-                lengths.append(n)
+            if least <= n < lengths[-1][0]:
+                lengths.append((n, config.edged(span)))
         return lengths
 
     def _window(self, sample: Sample) -> tuple[list[_Slot], list[_Slot], float] | None:
@@ -212,7 +279,11 @@ class TrendDetector:
         def floor(start: int, stop: int) -> _Slot:
             return held[bases.index(min(bases[start:stop]), start, stop)]
 
-        for n in self._lengths(held, sample.time):
+        lengths = self._lengths(held, sample.time)
+        late = [n for n, edged in lengths if edged]
+        if late and not self._late_may_grow(bases, late):
+            lengths = [(n, edged) for n, edged in lengths if not edged]
+        for n, edged in lengths:
             offset = len(held) - n
             bounds = [offset + i * n // k for i in range(k + 1)]
             first, last = floor(bounds[0], bounds[1]), floor(bounds[-2], bounds[-1])
@@ -221,7 +292,7 @@ class TrendDetector:
             if not self._grew_enough(first[1], last[1], duration):
                 continue
             floors = [first, *(floor(a, b) for a, b in itertools.pairwise(bounds[1:-1])), last]
-            if self._window_passes(held[offset:], floors, duration):
+            if self._window_passes(held[offset:], floors, duration, edged=edged):
                 return held[offset:], floors, duration
         return None
 
@@ -292,3 +363,21 @@ def _floor_noise(slots: list[_Slot], k: int, rate: float) -> float:
         heights.append(values[len(values) // 2] - values[0])
     heights.sort()
     return heights[len(heights) // 2] * 2 * (k - 1) / (n / k + 1)
+
+
+def _scatter(slots: list[_Slot], k: int, rate: float) -> float:
+    """How far the readings of ``slots`` typically sit above their floor, in bytes.
+
+    The median height of every reading above the lowest of its segment (one
+    of ``k``), once the window's own rise (``rate`` bytes a second) is taken
+    out: pooled over the window, so that it rests on every slot, not on five.
+    """
+    n = len(slots)
+    start = slots[0][0]
+    heights: list[float] = []
+    for i in range(k):
+        values = [b - rate * (t - start) for t, b, _ in slots[i * n // k : (i + 1) * n // k]]
+        lowest = min(values)
+        heights.extend(value - lowest for value in values)
+    heights.sort()
+    return heights[len(heights) // 2]

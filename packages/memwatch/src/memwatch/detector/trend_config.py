@@ -40,12 +40,31 @@ class TrendConfig:
             rarely adds that much.
         min_span: The shortest window in which weaker growth is believed, in
             seconds: 150 s, longer than a cache that fills for two minutes.
-        recent_span: The shortest recent window of weaker growth judged on its own
-            (then twice, four times as long ...), in seconds, for a leak that
-            starts long after the process: the whole window would hold a flat past
-            beside it. 300 s: growth that starts on a flat heap must last five
-            minutes unless it is strong, since a cache that starts filling, or a
+        recent_span: The shortest recent window of weaker growth judged by the
+            window's tests alone (then twice, four times as long ...), in seconds,
+            for a leak that starts long after the process: the whole window would
+            hold a flat past beside it. 300 s: a cache that starts filling, or a
             slow sawtooth, looks like a leak for minutes.
+        late_ratio: Recent windows from ``min_span`` up to ``recent_span`` are
+            judged too, each ``late_ratio`` times as long as the one before (150 s,
+            157.5 s, 165 s ... 297 s), so that a late leak of weaker growth is
+            believed soon after ``min_span``, not after ``recent_span``. Such a
+            window must also pass the edge tests (``fill_span``).
+        fill_span: The longest cache fill, in seconds, that such a window must
+            tell from a leak (120 s). A window of ``d`` seconds is cut into three
+            edges of ``(d - fill_span) / 3``: the first, and the last two with
+            ``fill_span`` between them and the first. The floor of the rest of the
+            window must sit above the first edge's (the heap rose before the first
+            edge ended), and the last edge's above the one before it (it rose
+            again after ``fill_span`` more): a fill that rises for ``fill_span``
+            or less cannot do both.
+        edge_margin: How many times a floor's own uncertainty each edge's rise
+            must exceed: the median height of the window's readings above their
+            segment's floor, once its rise is taken out, times ``2 / (m + 1)``
+            for an edge of ``m`` slots. 6: on a flat heap with ±5% noise each
+            test passes by chance in about 2 of 1,000 judgements, and a fill
+            passes one of the two at most; a heap rising by a 300th of itself a
+            second passes both in a window of 180 s nine times in ten.
         segments: Parts the window is cut into; the floor (lowest reading) of each
             must not fall below the previous one.
         min_rate: Least growth worth reporting, in bytes per hour.
@@ -86,6 +105,9 @@ class TrendConfig:
     quick_growth: float = 0.8
     min_span: float = 150.0
     recent_span: float = 300.0
+    late_ratio: float = 1.05
+    fill_span: float = 120.0
+    edge_margin: float = 6.0
     segments: int = 5
     min_rate: float = 16.0 * _MIB
     min_growth: float = 0.028
@@ -113,6 +135,9 @@ class TrendConfig:
         _require(problems, self.min_span >= self.quick_span, "min_span must be >= quick_span")
         _require(problems, self.window >= self.min_span, "window must be >= min_span")
         _require(problems, self.recent_span >= self.min_span, "recent_span must be >= min_span")
+        _require(problems, self.late_ratio > 1, "late_ratio must be > 1")
+        _require(problems, self.fill_span >= 0, "fill_span must be >= 0")
+        _require(problems, self.edge_margin >= 0, "edge_margin must be >= 0")
         _require(problems, self.quick_growth > 0, "quick_growth must be > 0")
         _require(problems, self.min_rate >= 0, "min_rate must be >= 0")
         _require(problems, self.min_growth > 0, "min_growth must be > 0")
@@ -138,18 +163,28 @@ class TrendConfig:
         """The recent window spans judged besides every slot held, longest first.
 
         ``quick_span`` and its doublings under ``min_span`` (strong growth only),
-        and ``recent_span`` and its doublings, while shorter than ``held`` seconds:
-        a leak that starts long after the process did shares the whole window
-        with a flat past that hides it (a flat segment, a flat part); the most
-        recent spans hold only the leak.
+        ``min_span`` and its multiples by ``late_ratio`` under ``recent_span``
+        (edge tests too, see :meth:`edged`), and ``recent_span`` and its
+        doublings, while shorter than ``held`` seconds: a leak that starts long
+        after the process did shares the whole window with a flat past that
+        hides it (a flat segment, a flat part); the most recent spans hold only
+        the leak.
         """
         found: list[float] = []
         span = self.quick_span
         while span < min(held, self.min_span):
             found.append(span)
             span *= 2
+        span = self.min_span
+        while span < min(held, self.recent_span):
+            found.append(span)
+            span *= self.late_ratio
         span = self.recent_span
         while span < held:
             found.append(span)
             span *= 2
         return sorted(found, reverse=True)
+
+    def edged(self, span: float) -> bool:
+        """Whether a recent window of ``span`` seconds must pass the edge tests (``fill_span``)."""
+        return self.min_span <= span < self.recent_span

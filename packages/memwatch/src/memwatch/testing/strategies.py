@@ -255,6 +255,51 @@ def late_leaks(min_rate: float, max_rate: float = 1 * MB) -> st.SearchStrategy[S
     )
 
 
+LATE_STRONG_HORIZON = 240.0
+"""Seconds after its onset within which a late leak of a 300th of the heap a second is found."""
+
+
+def late_strong_leaks(min_share: float) -> st.SearchStrategy[Series]:
+    """Growth of ``min_share`` to thrice that of a 30-300 MB heap a second, after 15-30 flat min.
+
+    Sampled every second (the watcher's default), ±5% noise; the series ends
+    ``LATE_STRONG_HORIZON`` seconds after the onset.
+    """
+    return st.integers(min_value=900, max_value=1800).flatmap(
+        lambda onset: st.builds(
+            lambda seed, base, share: linear_leak(
+                seed,
+                base,
+                rate=share * base,
+                onset=onset,
+                duration=onset + LATE_STRONG_HORIZON,
+            ),
+            seeds,
+            bases,
+            st.floats(min_value=min_share, max_value=3 * min_share),
+        )
+    )
+
+
+def late_fills(max_ramp: float) -> st.SearchStrategy[Series]:
+    """A cache filling 5-60% of the heap over 10 s to ``max_ramp`` after 15-30 flat minutes.
+
+    ±5% noise, sampled every 1 or 2 s; the series ends ten minutes after the fill began.
+    """
+    return st.integers(min_value=900, max_value=1800).flatmap(
+        lambda at: st.builds(
+            step,
+            seed=seeds,
+            base=bases,
+            at=st.just(float(at)),
+            height=st.floats(min_value=0.05, max_value=0.6),
+            ramp=st.floats(min_value=10, max_value=max_ramp),
+            duration=st.just(at + TEN_MINUTES),
+            interval=st.sampled_from([1.0, 2.0]),
+        )
+    )
+
+
 def stationary_series() -> st.SearchStrategy[Series]:
     """Any noise within ±5% around a constant, values chosen by Hypothesis itself (adversarial)."""
     return st.builds(
