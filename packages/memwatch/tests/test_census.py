@@ -240,6 +240,15 @@ def test_census_never_counts_memwatchs_own_models() -> None:
     assert len(kept) == 50
 
 
+def test_census_counts_the_test_kits_app_classes() -> None:
+    """The adapter test kit's apps stand in for the application: their leak is counted."""
+    from memwatch.testing.apps import LeakyThing  # noqa: PLC0415 - the kit's own leaking class
+
+    things = [LeakyThing(b"x") for _ in range(30)]
+    assert take_census().types[type_name(LeakyThing)].nodes >= 30
+    assert len(things) == 30
+
+
 def test_census_totals_and_metadata() -> None:
     """Totals are the sums of the lines; taken_at is aware UTC; a full census is not partial."""
     before = dt.datetime.now(dt.timezone.utc)

@@ -365,3 +365,18 @@ def test_a_chain_through_a_memwatch_holder_is_not_the_leak(app: types.ModuleType
     app.HOLDER.items.append(held)
     path = _only(explain_retention(_ids(held)), "retention_app.Payload").paths[0]
     assert (path.root, path.edges[-2:]) == ("retention_app.HOLDER", ("(list)", "[item]"))
+
+
+def test_the_test_kits_app_is_the_application() -> None:
+    """What the adapter test kit's leaking route keeps is traced to its global, not dropped."""
+    from memwatch.testing import apps  # noqa: PLC0415 - the kit's own leaking app
+
+    apps.leak()
+    try:
+        kept = list(apps.LEAKED[-1])
+        path = _only(explain_retention(_ids(kept)), type_name(apps.LeakyThing)).paths[0]
+    finally:
+        apps.LEAKED.clear()
+    # The kit imports the list into more than one of its modules: any of them is the root.
+    assert path.root.startswith("memwatch.testing.")
+    assert path.root.endswith(".LEAKED")

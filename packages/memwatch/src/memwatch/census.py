@@ -56,6 +56,8 @@ _CHUNK = 16384
 
 _BOOKKEEPING: set[type] = set()
 _OWN_MODULES = ("memwatch.", "memwatch_")
+# The adapter test kit's apps stand in for the application: their classes are counted.
+_APP_STAND_INS = "memwatch.testing."
 
 
 def bookkeeping(cls: _T) -> _T:
@@ -323,8 +325,9 @@ def _group(
 
 
 def _is_own_type(tp: type) -> bool:
-    """Whether ``tp`` is defined in memwatch or one of its adapters."""
-    return type_name(tp).startswith(_OWN_MODULES)
+    """Whether ``tp`` is defined in memwatch or one of its adapters (not the test kit's apps)."""
+    name = type_name(tp)
+    return name.startswith(_OWN_MODULES) and not name.startswith(_APP_STAND_INS)
 
 
 def _tally(

@@ -35,11 +35,16 @@ OWN_ROOTS = ("memwatch.", "cattrs.", "cattr.", "attrs.", "attr.")
 OWN_HOLDERS = ("(memwatch.", "(memwatch_", "(cattrs.", "(cattr.", "(attrs.", "(attr.")
 
 
+#: The adapter test kit's apps stand in for the application: what they hold is the leak.
+APP_STAND_INS = "memwatch.testing."
+
+
 def is_own(chain: Chain) -> bool:
     """Whether ``chain`` is rooted in memwatch or its dependencies, or passes through them."""
     root, _, edges = chain
-    return root.removeprefix("lru_cache ").startswith(OWN_ROOTS) or any(
-        edge.startswith(OWN_HOLDERS) for edge in edges
+    root = root.removeprefix("lru_cache ")
+    return (root.startswith(OWN_ROOTS) and not root.startswith(APP_STAND_INS)) or any(
+        edge.startswith(OWN_HOLDERS) and not edge.startswith(f"({APP_STAND_INS}") for edge in edges
     )
 
 
