@@ -139,6 +139,10 @@ def test_watch_json_prints_one_status_per_line(service, memwatch):
         assert_valid("status", line.encode())
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_watch_stops_cleanly_on_ctrl_c(service):
     """Ctrl-C (SIGINT) ends `memwatch watch` with status 0 and no traceback."""
     env = {**os.environ, "MEMWATCH_TOKEN": service.token}
@@ -148,6 +152,9 @@ def test_watch_stops_cleanly_on_ctrl_c(service):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell's background job (`cmd &`, as CI may be started) inherits SIGINT
+        # ignored, and Python keeps it so: give the child Ctrl-C as a terminal has it.
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads touch the child before exec
     )
     time.sleep(2.0)
     process.send_signal(signal.SIGINT)
