@@ -227,7 +227,7 @@ def test_a_profile_deleted_while_its_closing_census_runs_stays_deleted(monkeypat
 def leaking_watcher(**options: object) -> tuple[Watcher, ScriptedProbe]:
     probe = ScriptedProbe(step=4 * MIB)
     # These tests are about when captures start and end: a tracing window per capture
-    # would trace the test itself (20 frames per allocation) and only slow it down.
+    # would trace the test itself (every allocation) and only slow it down.
     options.setdefault("trace_captures", False)
     watcher = Watcher(
         mode="memwatch",
@@ -483,11 +483,7 @@ def test_an_auto_capture_blocked_by_a_busy_census_ends_on_a_later_poll():
     """A leak capture due while another census runs stays pending, then completes; no raise."""
     watcher, _ = leaking_watcher(capture_seconds=0.0)
     with watcher:
-        for _ in range(10):
-            watcher.force_gc()
-            if watcher.list_profiles():
-                break
-        (captured,) = watcher.list_profiles()
+        (captured,) = force_gc_until_captured(watcher)
         with watcher._profiler.single_flight.claim():
             watcher.poll()  # due, but the census is busy: must not raise, must stay pending
             assert watcher.get_profile(captured.id).state == "running"
@@ -682,11 +678,7 @@ def test_an_auto_capture_traces_by_default_and_stops_tracing_when_it_ends():
     tracemalloc.stop()
     watcher, _ = leaking_watcher(capture_seconds=3600.0, trace_captures=True)
     with watcher:
-        for _ in range(10):
-            watcher.force_gc()
-            if watcher.list_profiles():
-                break
-        (profile,) = watcher.list_profiles()
+        (profile,) = force_gc_until_captured(watcher)
         assert profile.trigger == "leak"
         assert tracemalloc.is_tracing()
         ended = watcher.end_profile(profile.id)
@@ -699,11 +691,7 @@ def test_a_poll_closes_a_tracing_window_after_trace_seconds_while_the_capture_go
     tracemalloc.stop()
     watcher, _ = leaking_watcher(capture_seconds=3600.0, trace_captures=True, trace_seconds=0.05)
     with watcher:
-        for _ in range(10):
-            watcher.force_gc()
-            if watcher.list_profiles():
-                break
-        (profile,) = watcher.list_profiles()
+        (profile,) = force_gc_until_captured(watcher)
         assert tracemalloc.is_tracing()
         time.sleep(0.1)
         watcher.poll()
