@@ -317,16 +317,11 @@ def _group(
             break
     for tp in _BOOKKEEPING:
         groups.pop(id(tp) if by_identity else tp, None)
-    # memwatch's own models (the reports, samples and profiles it keeps while a
-    # capture runs) are not the application's growth either.
-    for key in [key for key, objects in groups.items() if _is_own_type(type(objects[0]))]:
-        del groups[key]
     return groups, partial
 
 
-def _is_own_type(tp: type) -> bool:
-    """Whether ``tp`` is defined in memwatch or one of its adapters (not the test kit's apps)."""
-    name = type_name(tp)
+def _is_own(name: str) -> bool:
+    """Whether type ``name`` is defined in memwatch or an adapter (not the test kit's apps)."""
     return name.startswith(_OWN_MODULES) and not name.startswith(_APP_STAND_INS)
 
 
@@ -356,6 +351,10 @@ def _tally(
             break
         tp = type(objects[0])  # a group holds objects of one exact type, at least one
         name = type_name(tp)
+        if _is_own(name):
+            # memwatch's own models (the reports, samples and profiles it keeps while a
+            # capture runs) are not the application's growth, nor are their parts.
+            continue
         size = shallow_bytes(tp, objects)
         ident = id(tp)  # once: each int made is a traced allocation inside a window
         if ident in gained or ident in lost:
