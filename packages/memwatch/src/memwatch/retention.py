@@ -13,6 +13,7 @@ import random
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from memwatch.census import APP_STAND_INS
 from memwatch.explained import RetentionPath, RootKind, TypeRetention
 from memwatch.referrers import Chain, trace_objects
 from memwatch.roots import UNREACHABLE
@@ -33,10 +34,6 @@ OWN_ROOTS = ("memwatch.", "cattrs.", "cattr.", "attrs.", "attr.")
 #: through one (``app.extensions`` -> the mounted memwatch -> its store's last
 #: status) is memwatch's bookkeeping, reached from where it was mounted.
 OWN_HOLDERS = ("(memwatch.", "(memwatch_", "(cattrs.", "(cattr.", "(attrs.", "(attr.")
-
-
-#: The adapter test kit's apps stand in for the application: what they hold is the leak.
-APP_STAND_INS = "memwatch.testing."
 
 
 def is_own(chain: Chain) -> bool:
