@@ -146,16 +146,19 @@ class ProcessChecks:
     def test_healthy_route_under_the_same_load_is_not_reported(self) -> None:
         """Driving /healthy as hard for as long yields stats events and no leak event."""
         client = self.serve("allow_all", watcher=FAST_WATCHER).client
-        deadline = time.monotonic() + HEALTHY_SECONDS
-        while time.monotonic() < deadline:
+        options = FAST_WATCHER["detector_options"]
+        needed = options["quick_span"] / options["resolution"]
+        start = time.monotonic()
+        status = _status(client)
+        # At least HEALTHY_SECONDS, and on until the detector holds enough samples to decide (a
+        # busy machine may sample late): the silence must be a verdict, not a lack of data.
+        while time.monotonic() - start < HEALTHY_SECONDS or status["watcher"]["samples"] < needed:
+            assert time.monotonic() - start < DEADLINE, f"{status['watcher']['samples']} samples"
             for _ in range(10):
                 assert client.get("/healthy").status_code == 200
-            assert _status(client)["lastLeak"]["timestamp"] == ""
-        status = _status(client)
+            status = _status(client)
+            assert status["lastLeak"]["timestamp"] == "", status["lastLeak"]
         assert status["lastEvent"] == "stats"
-        # The detector had enough samples to decide: the silence is a verdict, not a lack of data.
-        options = FAST_WATCHER["detector_options"]
-        assert status["watcher"]["samples"] >= options["quick_span"] / options["resolution"]
         assert _leak_profiles(client, "running") == []
 
     def test_unauthenticated_body_is_not_buffered(self) -> None:
