@@ -26,15 +26,13 @@ from memwatch.detector.findings import (
     hourly_rate,
 )
 from memwatch.detector.trend_config import TrendConfig
+from memwatch.detector.window_stats import Slot, blocks, edges_rise, floor_noise, theil_sen
 from memwatch.formatting import format_size
 
 if TYPE_CHECKING:
     from memwatch.samples import Sample
 
 __all__ = ["TrendDetector"]
-
-# A slot: the time of its lowest reading, that reading, and how many samples it merged.
-_Slot = tuple[float, int, int]
 
 # A slope needs two points; a last segment of one slot (the shortest windows) has none.
 _SLOPE_POINTS = 2
@@ -104,7 +102,7 @@ class TrendDetector:
         self._bases = _Baselines(RECENT_PERIOD, ANCIENT_PERIOD)
         self._first: float | None = None
         self._last: float | None = None
-        self._slots: collections.deque[_Slot] = collections.deque(maxlen=self._capacity)
+        self._slots: collections.deque[Slot] = collections.deque(maxlen=self._capacity)
         self._slot_start = 0.0
         self._warm = False
         self._min = 0
@@ -168,7 +166,7 @@ class TrendDetector:
         )
 
     def _window_passes(
-        self, slots: list[_Slot], floors: list[_Slot], duration: float, *, edged: bool
+        self, slots: list[Slot], floors: list[Slot], duration: float, *, edged: bool
     ) -> bool:
         """The shape tests of a window that grew enough: spread, noise, every part rising.
 
@@ -191,9 +189,9 @@ class TrendDetector:
         # Only strong growth is taken out of its own noise: in a longer window a
         # sawtooth's rise would be taken out with it, and its scatter is the evidence.
         rise = rate if duration < config.min_span else 0.0
-        if growth < config.noise_margin * _floor_noise(slots, k, rise):
+        if growth < config.noise_margin * floor_noise(slots, k, rise):
             return False
-        if edged and not self._edges_rise(slots, rate):
+        if edged and not edges_rise(slots, rate, config):
             return False
         p = config.parts
         parts = [slots[i * n // p : (i + 1) * n // p] for i in range(p)]
@@ -203,35 +201,8 @@ class TrendDetector:
             parts.append(slots[(k - 1) * n // k :])
         return all(
             len(part) < _SLOPE_POINTS
-            or _theil_sen(_blocks(part, config.part_points)) >= config.min_part_rate * rate
+            or theil_sen(blocks(part, config.part_points)) >= config.min_part_rate * rate
             for part in parts
-        )
-
-    def _edges_rise(self, slots: list[_Slot], rate: float) -> bool:
-        """Whether the heap rose before the first edge ended and again after ``fill_span`` more.
-
-        The window's slots up to the current one are cut by time into a first
-        edge, the rest, and two last edges (see ``fill_span``). A rise shows as
-        a floor above the floor of the slots before it, by ``edge_margin`` times
-        the uncertainty of a floor of an edge's slots (:func:`_scatter`, with
-        the window's own ``rate`` taken out).
-        """
-        config = self.config
-        start, now = slots[0][0], slots[-1][0]
-        edge = (now - start - config.fill_span) / 3
-        times = [slot[0] for slot in slots]
-        bases = [slot[1] for slot in slots]
-        first = bisect.bisect_left(times, start + edge)
-        before = bisect.bisect_left(times, start + edge + config.fill_span)
-        last = bisect.bisect_left(times, now - edge)
-        fewest = min(first, last - before, len(slots) - last)
-        if fewest < 1:
-            return False
-        margin = config.edge_margin * _scatter(slots, config.segments, rate) * 2 / (fewest + 1)
-        # Strictly above: on a clean plateau both floors are equal and the margin is 0.
-        return (
-            min(bases[first:]) - min(bases[:first]) > margin
-            and min(bases[last:]) - min(bases[before:last]) > margin
         )
 
     def _late_may_grow(self, bases: list[int], late: list[int]) -> bool:
@@ -254,7 +225,7 @@ class TrendDetector:
             and hourly_rate(growth, config.quick_span) >= config.min_rate
         )
 
-    def _lengths(self, held: list[_Slot], now: float) -> list[tuple[int, bool]]:
+    def _lengths(self, held: list[Slot], now: float) -> list[tuple[int, bool]]:
         """The windows judged, longest first: every slot held, then recent ones.
 
         Each is its length in slots and whether it must pass the edge tests.
@@ -269,14 +240,14 @@ class TrendDetector:
                 lengths.append((n, config.edged(span)))
         return lengths
 
-    def _window(self, sample: Sample) -> tuple[list[_Slot], list[_Slot], float] | None:
+    def _window(self, sample: Sample) -> tuple[list[Slot], list[Slot], float] | None:
         """The longest window that passes, with its floors and duration, or ``None``."""
         held = list(self._slots)
         # min() and index() over a plain list of ints run in C: floors are most of the cost.
         bases = [slot[1] for slot in held]
         k = self.config.segments
 
-        def floor(start: int, stop: int) -> _Slot:
+        def floor(start: int, stop: int) -> Slot:
             return held[bases.index(min(bases[start:stop]), start, stop)]
 
         lengths = self._lengths(held, sample.time)
@@ -325,59 +296,3 @@ class TrendDetector:
             growth=growth,
             reason=reason,
         )
-
-
-def _base(slot: _Slot) -> int:
-    return slot[1]
-
-
-def _theil_sen(points: list[_Slot]) -> float:
-    """The median of the slopes between every pair of points (times are distinct)."""
-    slopes = sorted((b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.combinations(points, 2))
-    return slopes[len(slopes) // 2]
-
-
-def _blocks(slots: list[_Slot], most: int) -> list[_Slot]:
-    """``slots`` if there are at most ``most``, else the floors of ``most`` even blocks."""
-    n = len(slots)
-    if n <= most:
-        return slots
-    return [min(slots[i * n // most : (i + 1) * n // most], key=_base) for i in range(most)]
-
-
-def _floor_noise(slots: list[_Slot], k: int, rate: float) -> float:
-    """The uncertainty of a growth between two floors of ``k`` segments of ``slots``.
-
-    Within each segment, the height of the median reading above the lowest one,
-    once the window's own rise (``rate`` bytes a second) is taken out, measures
-    how far readings scatter above the floor; its median over the segments is
-    robust to one segment holding a jump. A floor of ``m`` readings is uncertain
-    by about ``2 / (m + 1)`` of that height (exact for uniform scatter), and the
-    growth spans ``k - 1`` segment steps.
-    """
-    n = len(slots)
-    start = slots[0][0]
-    heights = []
-    for i in range(k):
-        values = sorted(b - rate * (t - start) for t, b, _ in slots[i * n // k : (i + 1) * n // k])
-        heights.append(values[len(values) // 2] - values[0])
-    heights.sort()
-    return heights[len(heights) // 2] * 2 * (k - 1) / (n / k + 1)
-
-
-def _scatter(slots: list[_Slot], k: int, rate: float) -> float:
-    """How far the readings of ``slots`` typically sit above their floor, in bytes.
-
-    The median height of every reading above the lowest of its segment (one
-    of ``k``), once the window's own rise (``rate`` bytes a second) is taken
-    out: pooled over the window, so that it rests on every slot, not on five.
-    """
-    n = len(slots)
-    start = slots[0][0]
-    heights: list[float] = []
-    for i in range(k):
-        values = [b - rate * (t - start) for t, b, _ in slots[i * n // k : (i + 1) * n // k]]
-        lowest = min(values)
-        heights.extend(value - lowest for value in values)
-    heights.sort()
-    return heights[len(heights) // 2]
