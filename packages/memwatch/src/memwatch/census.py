@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 import attrs
 
 from memwatch.layout import ids_bytes, list_items_offset, read_module, read_qualname, shallow_bytes
+from memwatch.own import is_memwatch_name
 from memwatch.owners import owned_parts
 from memwatch.sites import SiteTable, record_sites, split_sites
 
@@ -55,10 +56,6 @@ _T = TypeVar("_T", bound=type)
 _CHUNK = 16384
 
 _BOOKKEEPING: set[type] = set()
-_OWN_MODULES = ("memwatch.", "memwatch_")
-#: The adapter test kit's apps stand in for the application: their classes are
-#: counted, and what they hold is the leak (:mod:`memwatch.retention`).
-APP_STAND_INS = "memwatch.testing."
 
 
 def bookkeeping(cls: _T) -> _T:
@@ -321,11 +318,6 @@ def _group(
     return groups, partial
 
 
-def _is_own(name: str) -> bool:
-    """Whether type ``name`` is defined in memwatch or an adapter (not the test kit's apps)."""
-    return name.startswith(_OWN_MODULES) and not name.startswith(APP_STAND_INS)
-
-
 def _tally(
     groups: dict[object, list[object]], deadline: float | None, *, owners: bool = True
 ) -> tuple[dict[str, tuple[int, int]], bytes, bool]:
@@ -352,7 +344,7 @@ def _tally(
             break
         tp = type(objects[0])  # a group holds objects of one exact type, at least one
         name = type_name(tp)
-        if _is_own(name):
+        if is_memwatch_name(name):
             # memwatch's own models (the reports, samples and profiles it keeps while a
             # capture runs) are not the application's growth, nor are their parts.
             continue

@@ -13,8 +13,8 @@ import random
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from memwatch.census import APP_STAND_INS
 from memwatch.explained import RetentionPath, RootKind, TypeRetention
+from memwatch.own import is_own_name
 from memwatch.referrers import Chain, trace_objects
 from memwatch.roots import UNREACHABLE
 
@@ -25,23 +25,19 @@ __all__ = ["UNREACHABLE", "RetentionPath", "RootKind", "TypeRetention"]
 __all__ += ["explain_retention", "group_paths", "is_own", "sample_new_ids"]
 
 
-#: Roots in memwatch itself or its dependencies: what memwatch holds for its own
-#: work (its store's summaries, cattrs' generated functions) is not the leak.
-OWN_ROOTS = ("memwatch.", "cattrs.", "cattr.", "attrs.", "attr.")
-
-#: Holders in memwatch, its adapters or its dependencies, as a chain names them
-#: (``(module.Type)``): a chain from the application's own global that passes
-#: through one (``app.extensions`` -> the mounted memwatch -> its store's last
-#: status) is memwatch's bookkeeping, reached from where it was mounted.
-OWN_HOLDERS = ("(memwatch.", "(memwatch_", "(cattrs.", "(cattr.", "(attrs.", "(attr.")
-
-
 def is_own(chain: Chain) -> bool:
-    """Whether ``chain`` is rooted in memwatch or its dependencies, or passes through them."""
+    """Whether ``chain`` is rooted in memwatch or its dependencies, or passes through them.
+
+    What memwatch holds for its own work (its store's summaries, cattrs'
+    generated functions) is not the leak, and neither is a chain from the
+    application's own global that passes through a holder of theirs, named in
+    the chain as ``(module.Type)`` (``app.extensions`` -> the mounted memwatch
+    -> its store's last status): that is memwatch reached from where it was
+    mounted (``memwatch.own``).
+    """
     root, _, edges = chain
-    root = root.removeprefix("lru_cache ")
-    return (root.startswith(OWN_ROOTS) and not root.startswith(APP_STAND_INS)) or any(
-        edge.startswith(OWN_HOLDERS) and not edge.startswith(f"({APP_STAND_INS}") for edge in edges
+    return is_own_name(root.removeprefix("lru_cache ")) or any(
+        edge.startswith("(") and is_own_name(edge[1:]) for edge in edges
     )
 
 
