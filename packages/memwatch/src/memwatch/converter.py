@@ -10,6 +10,10 @@ model:
   ignored when structuring;
 - datetimes are RFC 3339 UTC ending in ``Z``, and an unset one is ``""``;
 - tuples become JSON arrays.
+
+The generated hooks' source is not put in ``linecache`` (cattrs' default):
+it would sit in the application's ``linecache.cache`` for the process's life,
+and a census would count its lists among the application's objects.
 """
 
 from __future__ import annotations
@@ -72,14 +76,16 @@ def configure_converter(conv: cattrs.Converter) -> None:
 
     def unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
         base: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
-            cls, conv, **_json_overrides(cls)
+            cls, conv, _cattrs_use_linecache=False, **_json_overrides(cls)
         )
         if "size_bytes" in attrs.fields_dict(cls):
             return _with_size(base)
         return base
 
     def structure_factory(cls: type) -> Callable[[Any, Any], Any]:
-        return make_dict_structure_fn(cls, conv, **_json_overrides(cls))
+        return make_dict_structure_fn(
+            cls, conv, _cattrs_use_linecache=False, **_json_overrides(cls)
+        )
 
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     conv.register_structure_hook_factory(attrs.has, structure_factory)

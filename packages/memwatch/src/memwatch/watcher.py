@@ -8,14 +8,12 @@ listeners added with :meth:`Watcher.on` (:mod:`memwatch.listeners`), and on a
 leak lets the auto-capture policy (:mod:`memwatch.capture`) take a profile
 (:mod:`memwatch.profiles`). Nothing heavy ever runs inside the gc callback, and
 the watcher never raises into it: errors are counted and described by type
-(:mod:`memwatch.errors`). Configuration from the environment is
-:mod:`memwatch.config`; facts about the process, :mod:`memwatch.process`; a
-forked child's reset, :mod:`memwatch.forks`.
+(:mod:`memwatch.errors`). Configuration from the environment is :mod:`memwatch.config`;
+facts about the process, :mod:`memwatch.process`; a fork's reset, :mod:`memwatch.forks`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -32,6 +30,7 @@ from memwatch.detector import Detector, LeakFinding, make_detector
 from memwatch.errors import ErrorLog
 from memwatch.forks import reset_after_fork
 from memwatch.headroom import Headroom
+from memwatch.hooks import build_hooks
 from memwatch.host import HostLink, acting_for
 from memwatch.limits import MemoryLimits
 from memwatch.listeners import Listeners
@@ -52,8 +51,6 @@ if TYPE_CHECKING:
     from memwatch.store import ProfileStore
 
 __all__ = ["Watcher", "default_watcher"]
-
-logger = logging.getLogger("memwatch")
 
 _POLL_SECONDS = 1.0
 
@@ -302,6 +299,7 @@ class Watcher(ProfileActions):
         errors are counted and shown in :meth:`status`.
         """
         try:
+            build_hooks()  # once: no census may count cattrs' objects for memwatch's own bodies
             now = self._clock()
             self._headroom.read(now)
             with self._reports.lock:
