@@ -34,8 +34,14 @@ _APP = textwrap.dedent(
             self.n = n
             self.items = [n] * 20
 
+    class Upload:
+        def __init__(self, n):
+            self.n = n
+            self.payload = bytearray(1024)
+
     SESSIONS = []
     PAGES = {}
+    UPLOADS = []
 
     def handle(n):
         SESSIONS.append(Session(n))
@@ -110,6 +116,38 @@ def test_a_leak_profile_traces_and_explains_by_default(app: types.ModuleType) ->
     body = json.loads(dumps(ended))
     assert_valid("profile", body)
     assert body["lastDiff"]["change"]["untracked"][0]["size"].endswith(("kb", "mb"))
+
+
+def test_no_grown_container_is_memwatchs_own_end_of_capture_work(app: types.ModuleType) -> None:
+    """Every grown container a profile lists has a holder: none is a census's own per-type table."""
+    store = MemoryProfileStore()
+    profiler = Profiler(store, record_diff=_record, pid=lambda: 1)
+    started = profiler.start("manual")
+    for n in range(2000):
+        app.handle(n)
+    change = profiler.end(started.id).last_diff.change
+    holders = [(entry.holder, entry.what, entry.untracked_types) for entry in change.untracked]
+    assert ("explain_app.PAGES", "dict", ("str",)) in holders
+    assert all(holder for holder, _what, _types in holders), holders
+
+
+def test_objects_that_hold_large_bytes_are_python_data_not_native_memory(
+    app: types.ModuleType,
+) -> None:
+    """Untraced, a list of objects with 1 KiB bytearrays is untracked Python data, with its bytes.
+
+    The census sizes each object shallowly; the bytearrays live in malloc's
+    memory. Counted nowhere, they made the verdict blame native memory.
+    """
+    store = MemoryProfileStore()
+    profiler = Profiler(store, record_diff=_record, pid=lambda: 1)
+    started = profiler.start("manual")
+    app.UPLOADS.extend(app.Upload(n) for n in range(30_000))
+    ended = profiler.end(started.id)
+    (uploads,) = [e for e in ended.last_diff.change.untracked if e.holder == "explain_app.UPLOADS"]
+    assert uploads.untracked_types[0] == "bytearray"
+    assert uploads.size_bytes >= 30_000 * 1024
+    assert ended.verdict.layer == "untracked python data", ended.verdict.text
 
 
 @pytest.mark.usefixtures("app")  # it stops tracemalloc whatever the test leaves

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from memwatch import untracked
 from memwatch.census import take_census
 from memwatch.store import WorkerRecord
 from memwatch.untracked import count_containers, grown_containers
@@ -44,6 +45,99 @@ def test_a_dict_cache_of_strings_is_named_with_its_bytes(app: types.ModuleType) 
     assert top.text.startswith("untracked_app.RENDERED (dict): +3,000 items, +")
 
 
+class _Session:
+    """An application object whose bulk is an untracked payload.
+
+    Slotted: an attribute dict of untracked values is itself untracked on some
+    Pythons (and counted then), which would make the expected sizes differ.
+    """
+
+    __slots__ = ("config", "payload", "user")
+
+    def __init__(self, user: int) -> None:
+        self.user = f"user-{user}"
+        self.payload = bytearray(1024)
+
+
+def test_the_payloads_of_tracked_items_are_counted(app: types.ModuleType) -> None:
+    """A list gaining objects that each hold a 1 KiB bytearray is named with the bytearrays."""
+    before = count_containers()
+    app.ARRAYS.extend(_Session(i) for i in range(2000))
+    (top, *_) = (entry for entry in grown_containers(before) if entry.holder.endswith("ARRAYS"))
+    assert top.items == 2000
+    payloads = sum(sys.getsizeof(s.payload) + sys.getsizeof(s.user) for s in app.ARRAYS)
+    assert top.size_bytes == pytest.approx(payloads, rel=0.05)
+    assert top.untracked_types[0] == "bytearray"
+
+
+def test_objects_two_containers_hold_count_for_the_one_that_grew_most(
+    app: types.ModuleType,
+) -> None:
+    """A list and a registry of the same new sessions: their payloads count once, for the list.
+
+    Each container sizes a sample of its newest items; two that gain the same
+    objects in the same order (a registry and its index, a logger manager and
+    its placeholders) sample the same ones, so the second finds them counted.
+    """
+    before = count_containers()
+    sessions = [_Session(i) for i in range(2000)]
+    app.ARRAYS.extend([*(_Session(i) for i in range(500)), *sessions])  # it gained most
+    app.RENDERED.update((f"s{i}", session) for i, session in enumerate(sessions))
+    found = {entry.holder: entry for entry in grown_containers(before)}
+    listed, registry = found["untracked_app.ARRAYS"], found["untracked_app.RENDERED"]
+    each = sys.getsizeof(sessions[0].payload) + sys.getsizeof(sessions[0].user)
+    assert listed.size_bytes == pytest.approx(2500 * each, rel=0.05)
+    # The registry's own keys only: the newest sessions it holds were the list's.
+    keys = sum(sys.getsizeof(key) for key in app.RENDERED)
+    assert registry.size_bytes == pytest.approx(keys, rel=0.05)
+
+
+def test_payloads_two_levels_below_the_items_are_counted(app: types.ModuleType) -> None:
+    """A list gaining tuples of sessions (one tuple per request) is named with their bytearrays."""
+    before = count_containers()
+    app.ARRAYS.extend(tuple(_Session(100 * i + j) for j in range(10)) for i in range(300))
+    (top, *_) = (entry for entry in grown_containers(before) if entry.holder.endswith("ARRAYS"))
+    held = sum(sys.getsizeof(s.payload) + sys.getsizeof(s.user) for row in app.ARRAYS for s in row)
+    assert top.untracked_types[0] == "bytearray"
+    assert top.size_bytes == pytest.approx(held, rel=0.05)
+
+
+def test_a_blob_every_item_points_at_is_nobodys_growth(app: types.ModuleType) -> None:
+    """2,000 sessions sharing one 1 MB blob: it is not scaled up to 2,000 copies of a sample's."""
+    blob = bytes(1 << 20)
+    before = count_containers()
+    app.ARRAYS.extend(_Session(i) for i in range(2000))  # no second list of them: one holder
+    for session in app.ARRAYS:
+        session.config = blob
+    (top, *_) = (entry for entry in grown_containers(before) if entry.holder.endswith("ARRAYS"))
+    own = sum(sys.getsizeof(s.payload) + sys.getsizeof(s.user) for s in app.ARRAYS)
+    assert top.size_bytes == pytest.approx(own, rel=0.05)
+
+
+def test_a_value_the_items_share_counts_once(app: types.ModuleType) -> None:
+    """2,000 dicts sharing one 10 kB string bring their own small ints, not 2,000 copies of it."""
+    shared = "s" * 10_000
+    before = count_containers()
+    app.ARRAYS.extend({"body": shared, "n": 10_000 + i} for i in range(2000))
+    (top, *_) = (entry for entry in grown_containers(before) if entry.holder.endswith("ARRAYS"))
+    assert top.items == 2000
+    assert top.size_bytes < 2000 * sys.getsizeof(shared) / 20
+
+
+def test_a_budget_bounds_the_referents_listed_and_the_estimate_scales(
+    app: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items with many referents are looked at until the budget, and the sample is scaled."""
+    monkeypatch.setattr(untracked, "REFERENT_BUDGET", 2_000)  # 20 of the items below
+    before = count_containers()
+    app.ARRAYS.extend([10_000_000 + 1000 * i + j for j in range(100)] for i in range(600))
+    (top, *_) = (entry for entry in grown_containers(before) if entry.holder.endswith("ARRAYS"))
+    held = sum(sys.getsizeof(number) for row in app.ARRAYS for number in row)
+    assert top.items == 600
+    assert top.size_bytes == pytest.approx(held, rel=0.05)
+    assert top.untracked_types == ("int",)
+
+
 def test_a_container_that_did_not_grow_is_not_listed(app: types.ModuleType) -> None:
     """A large container whose item count stayed the same is never reported."""
     before = count_containers()
@@ -54,7 +148,7 @@ def test_a_container_that_did_not_grow_is_not_listed(app: types.ModuleType) -> N
 def test_containers_rank_by_items_gained(app: types.ModuleType) -> None:
     """Of two grown containers, the one that gained more items comes first."""
     before = count_containers()
-    app.ARRAYS.extend(b"y" * 100 for _ in range(400))
+    app.ARRAYS.extend(b"y" * 100 + str(i).encode() for i in range(400))  # 400 distinct bytes
     for i in range(900):
         app.RENDERED[i] = float(i)
     found = [

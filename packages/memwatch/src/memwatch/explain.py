@@ -174,15 +174,7 @@ class CaptureExplainer:
             for d in report.change.details
             if d.allocated >= MIN_NEW_OBJECTS and d.size_bytes > 0
         ][:RETENTION_TYPES]
-        old, new = before.types, after.types
-        ids = {
-            name: sample_new_ids(
-                old[name].ids if name in old else (), new[name].ids, RETENTION_SAMPLES
-            )
-            for name in names
-            if name in new
-        }
-        retention = explain_retention(ids, time_budget=self._time_budget)
+        retention = explain_retention(_new_ids(before, after, names), time_budget=self._time_budget)
         untracked = grown_containers(self._counts, time_budget=self._time_budget)
         reading = self._reading
         # tracemalloc's own traces are malloc'd memory the window added: not the leak's.
@@ -215,6 +207,21 @@ class CaptureExplainer:
             untracked=untracked,
             verdict=judge(readings),
         )
+
+
+def _new_ids(before: Census, after: Census, names: list[str]) -> dict[str, list[int]]:
+    """Sampled ids of each named type's new objects.
+
+    A function of its own so that the censuses' per-type tables it reads
+    (one dict per census, a few hundred names) are gone before the grown
+    containers are searched: they would be listed as containers that grew.
+    """
+    old, new = before.types, after.types
+    return {
+        name: sample_new_ids(old[name].ids if name in old else (), new[name].ids, RETENTION_SAMPLES)
+        for name in names
+        if name in new
+    }
 
 
 def _grown_bytes(report: HeapDiffReport) -> int:

@@ -9,10 +9,12 @@ whose item count grows is where the untracked data is.
 Cheaply: a baseline records the item count of every container holding at
 least ``min_items`` items (one pass over the tracked heap, ``len`` in C); the
 second pass finds the containers that grew most, and for each, sizes the
-newest items it holds (the last ones of a dict, list or deque; any for a set)
-and scales that sample to the items gained. Holders are named by their
-retention chain (``memwatch.referrers``): ``app._RENDERED_BODIES (dict):
-+12,000 items, +18.2 mb``. Only ids and counts are kept between the passes.
+untracked data the newest items hold (the last ones of a dict, list or deque;
+any for a set): untracked items, and the untracked values of tracked items
+(an instance's bytes payload), and scales that sample to the items gained.
+Holders are named by their retention chain (``memwatch.referrers``):
+``app._RENDERED_BODIES (dict): +12,000 items, +18.2 mb``. Only ids and counts
+are kept between the passes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class defined in Python
 _HOLDER_IDS = frozenset(map(id, (dict, OrderedDict, defaultdict, types.CellType)))
 #: Newest items sized per grown container.
 SAMPLE_ITEMS = 512
+#: Referents of tracked items listed per grown container, at most (about 5 ms of work).
+REFERENT_BUDGET = 1 << 16
+#: Levels below an item that its untracked data is looked for (an item, its
+#: objects, their payloads: ``(Session, Session)`` -> ``Session`` -> ``bytes``).
+DESCENT = 2
+#: An untracked value with more holders than this is shared, not an item's.
+MAX_HOLDERS = 2
+_COLLECTION_IDS = frozenset(map(id, (tuple, list, dict, set, frozenset, deque)))
 
 
 @bookkeeping
@@ -137,8 +147,11 @@ def grown_containers(
     del objects
     growth.sort(key=lambda item: (-item[0], type_name(type(item[1]))))
     del growth[top:]
+    # A value counts once, for the container that gained most: one the others share
+    # (a dict key, a constant, the loggers both a registry and its placeholders hold) too.
+    counted: set[int] = set()
     grown = [
-        (id(obj), type_name(type(obj)), gained, *_untracked(obj, gained, sample_items))
+        (id(obj), type_name(type(obj)), gained, *_untracked(obj, gained, sample_items, counted))
         for gained, obj in growth
     ]
     containers = [(type_name(type(obj)), obj) for _, obj in growth]
@@ -173,26 +186,105 @@ def _newest(container: object, count: int) -> list[object]:
     return list(islice(iter(container), count))  # type: ignore[call-overload]
 
 
-def _untracked(container: object, gained: int, sample_items: int) -> tuple[int, tuple[str, ...]]:
-    """Estimated untracked bytes the ``gained`` items brought, and the value types seen."""
-    per_item, types = _untracked_per_item(container, min(gained, sample_items))
+def _untracked(
+    container: object, gained: int, sample_items: int, counted: set[int]
+) -> tuple[int, tuple[str, ...]]:
+    """Estimated untracked bytes the ``gained`` items brought, and the value types seen.
+
+    Values whose ids are in ``counted`` were counted already (they are added).
+    """
+    per_item, types = _untracked_per_item(container, min(gained, sample_items), counted)
     return int(per_item * gained), types
 
 
-def _untracked_per_item(container: object, count: int) -> tuple[float, tuple[str, ...]]:
-    """Mean bytes of untracked values per item among the newest ``count``, and their types."""
+def _untracked_per_item(
+    container: object, count: int, counted: set[int]
+) -> tuple[float, tuple[str, ...]]:
+    """Mean bytes of untracked values per item among the newest ``count``, and their types.
+
+    A value is counted when at most :data:`MAX_HOLDERS` objects refer to it:
+    one that many items share (a constant, an interned name, a blob every
+    session points at) is nobody's growth, and scaling the sample up to the
+    items gained would multiply it.
+    """
     if count <= 0:
         return 0.0, ()
     try:
         values = _newest(container, count)
     except RuntimeError:  # changed size during iteration: another thread is filling it
         return 0.0, ()
+    sampled = len(values)
+    if not sampled:
+        return 0.0, ()
+    owned, looked = _owned_untracked(values)
+    del values  # from here on, the values' holders are the heap's and `owned`'s alone
+    occurrences = Counter(map(id, owned))
     sizes: Counter[str] = Counter()
-    for value in values:
-        if not gc.is_tracked(value):
+    for value in owned:
+        if id(value) in counted:
+            continue
+        counted.add(id(value))
+        # getrefcount's argument and this loop's variable are two more references.
+        if sys.getrefcount(value) - 2 - occurrences[id(value)] <= MAX_HOLDERS:
             sizes[type_name(type(value))] += _deep_size(value)
     total = sum(sizes.values())
-    return total / count, tuple(name for name, _ in sizes.most_common())
+    # A dict's items are two values each; the budget may have stopped the look early.
+    return total / (count * looked / sampled), tuple(name for name, _ in sizes.most_common())
+
+
+def _owned_untracked(values: list[object]) -> tuple[list[object], int]:
+    """The untracked values among ``values``, and those they hold, up to :data:`DESCENT` levels.
+
+    A cache of objects (``SESSIONS.append((Session(payload=bytearray(1024)), ...))``)
+    grows by tracked items that the census counts at their shallow size, while
+    each one's bytes, str or array, usually the bulk of it, is untracked. So
+    tracked values are followed into what they refer to: collections and
+    instances of classes defined in Python (with their attribute dicts, which
+    cost no level), never classes, modules or functions. Values are looked at
+    in order until :data:`REFERENT_BUDGET` referents were listed.
+
+    Returns:
+        The untracked values found (a value held twice is listed twice), and how
+        many of ``values`` were looked at.
+    """
+    found: list[object] = []
+    expanded: set[int] = set()
+    listed = 0
+    for looked, value in enumerate(values, 1):
+        level = [value]
+        for depth in range(DESCENT + 1):
+            deeper: list[object] = []
+            for obj in level:
+                if not gc.is_tracked(obj):
+                    found.append(obj)
+                elif depth < DESCENT and id(obj) not in expanded and _followed(obj):
+                    expanded.add(id(obj))
+                    deeper.extend(_parts(obj, expanded))
+            listed += len(deeper)
+            level = deeper
+        if listed >= REFERENT_BUDGET:
+            return found, looked
+    return found, len(values)
+
+
+def _followed(obj: object) -> bool:
+    """Whether a tracked value's referents are its own data: a collection or an instance."""
+    tp = type(obj)
+    return id(tp) in _COLLECTION_IDS or bool(tp.__flags__ & _HEAPTYPE and not isinstance(obj, type))
+
+
+def _parts(obj: object, expanded: set[int]) -> list[object]:
+    """What ``obj`` refers to; for an instance, its attribute dict's contents too.
+
+    The attribute dicts are marked ``expanded``: their contents are listed here,
+    not again at the next level.
+    """
+    parts = gc.get_referents(obj)
+    if type(obj).__flags__ & _HEAPTYPE:
+        attribute_dicts = [part for part in parts if type(part) is dict]
+        expanded.update(map(id, attribute_dicts))
+        parts += gc.get_referents(*attribute_dicts)
+    return parts
 
 
 def _deep_size(value: object) -> int:
