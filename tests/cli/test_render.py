@@ -23,6 +23,10 @@ STATUS = {
         "timestamp": "2026-12-01T13:32:44.612379Z",
         "reason": "heap baseline grew 41.37 mb over 22 samples (44s) - 3382.2 mb/hr",
         "growth": 43_000_000,
+        "verdict": {
+            "layer": "python objects",
+            "text": "preliminary, from the probes over the leak's window: Python memory",
+        },
     },
     "lastDiff": {
         "timestamp": "2026-12-01T13:32:55Z",
@@ -91,6 +95,7 @@ def test_status_labels_every_figure():
     assert "40 mb (trend +12.5%)" in text
     assert "512 mb (cgroup2, headroom 400 mb)" in text
     assert "LEAK heap baseline grew 41.37 mb" in text
+    assert "preliminary, from the probes over the leak's window: Python memory" in text
     assert "20 Python objects counted (2 kb)" in text
 
 

@@ -131,6 +131,10 @@ def leak_line(leak: JSON) -> Text:
     text = Text("LEAK ", style="bold red")
     text.append(str(leak.get("reason", "")))
     text.append(f"\n  reported {_short_time(leak['timestamp'])} UTC", style="dim")
+    verdict = leak.get("verdict")
+    judged = verdict.get("text") if isinstance(verdict, Mapping) else None
+    if judged:  # from the probes alone, before any census: the text says "preliminary"
+        text.append(f"\n  {judged}")
     return text
 
 

@@ -104,7 +104,7 @@
       leakLine.textContent = "no leak reported";
       leakLine.className = "muted";
     }
-    if (!state.selected) showDiff(status.lastDiff, "latest, from status");
+    if (!state.selected) showDiff(status.lastDiff, "latest, from status", null);
     if (!state.samplesRoute && sampled) {
       const h = state.history;
       h.time.push(Date.now() / 1000); h.reading.push(watcher.heap_bytes); h.baseline.push(gcStats.estimated_base);
@@ -227,7 +227,7 @@
 
   function selectProfile(profile) {
     state.selected = profile.id;
-    showDiff(profile.lastDiff, "profile " + profile.id);
+    showDiff(profile.lastDiff, "profile " + profile.id, profile.verdict);
     showProfiles(state.profiles);
   }
 
@@ -291,12 +291,15 @@
     return true;
   }
 
-  function showDiff(diff, source) {
+  function showDiff(diff, source, verdict) {
     diff = diff || {};
     const change = diff.change || {};
     $("diff-source").textContent = diff.timestamp ? "(" + source + ", " + shortTime(diff.timestamp) + " UTC)" : "";
+    const judged = verdict && typeof verdict.text === "string" ? verdict.text : "";
+    $("verdict").textContent = judged ? "verdict: " + judged : "";
+    $("verdict").hidden = !judged || !diff.timestamp;
     if (!diff.timestamp) {
-      for (const id of ["types", "sites", "retention", "sites-hidden"]) $(id).hidden = true;
+      for (const id of ["types", "sites", "retention", "untracked", "sites-hidden"]) $(id).hidden = true;
       $("diff-summary").textContent = "No diff yet: start a profile, end it, and its diff shows here.";
       return;
     }
@@ -339,6 +342,17 @@
     }
     $("retention").tBodies[0].replaceChildren(...paths);
     $("retention").hidden = paths.length === 0;
+    const grown = (Array.isArray(change.untracked) ? change.untracked : []).slice(0, 5).map((g) => {
+      const tr = document.createElement("tr");
+      const kinds = Array.isArray(g.untracked_types) ? g.untracked_types.join(", ") : "";
+      cell(tr, (g.holder ? g.holder + " " : "") + "(" + String(g.what || "?") + ")", "what");
+      cell(tr, signed(g.items || 0), "num");
+      cell(tr, kinds ? g.size || size(g.size_bytes) : "–", "num");
+      cell(tr, kinds || "all gc-tracked (counted in the types above)", "what");
+      return tr;
+    });
+    $("untracked").tBodies[0].replaceChildren(...grown);
+    $("untracked").hidden = grown.length === 0;
   }
 
   // -- workers and the index --------------------------------------------------------
