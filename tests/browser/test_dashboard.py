@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 PAGE_BUDGET = 150 * 1024  # bytes of the page and its assets, all of them
@@ -24,6 +26,20 @@ def _dashboard(service) -> str:
         assert time.monotonic() < deadline, "the service took no sample in 15 s"
         time.sleep(0.1)
     return f"{service.url}/ah/ui#token={service.token}"
+
+
+def _auth(service) -> dict[str, str]:
+    return {"Authorization": f"Bearer {service.token}"}
+
+
+def _running_manual(page):
+    """The rows of running profiles started by hand: the service also auto-captures its leak."""
+    return page.locator("#profiles tbody tr", has_text="running").filter(has_text="manual")
+
+
+def _unexpected(errors: list[str]) -> list[str]:
+    """The page's errors but the browser's own log of a 429, which the page asks again after."""
+    return [error for error in errors if "status of 429" not in error]
 
 
 def _wait_for_chart(watched) -> int:
@@ -104,7 +120,7 @@ def test_profile_from_the_page_names_the_leaking_class(service, open_page):
     page = watched.page
     _wait_for_chart(watched)
     page.click("#start-profile")
-    running = page.locator("#profiles tbody tr", has_text="running")
+    running = _running_manual(page)
     running.first.wait_for(timeout=30_000)
     # Past the 256 items from which a container is followed: the service's SESSIONS list.
     for _ in range(LEAK_REQUESTS):
@@ -115,9 +131,67 @@ def test_profile_from_the_page_names_the_leaking_class(service, open_page):
     assert page.locator("#types").is_visible()
     assert page.locator("#verdict").inner_text().startswith("verdict: ")
     assert "SESSIONS (list)\t+" in page.locator("#untracked").inner_text()
-    assert watched.errors == []
+    # The service auto-captures the leak: an end that met its census was told 429 and asked again.
+    assert _unexpected(watched.errors) == []
     page.evaluate("() => document.getElementById('profiles-section').scrollIntoView()")
     _shoot(watched, "profile")
+
+
+def test_a_busy_census_is_asked_again(service, open_page):
+    """An end answered 429 (a census running) says so, waits Retry-After, and asks again."""
+    watched = open_page(_dashboard(service))
+    page = watched.page
+    _wait_for_chart(watched)
+    page.click("#start-profile")
+    running = _running_manual(page)
+    running.first.wait_for(timeout=30_000)
+    busy = {"detail": "a heap census is already running in this process", "status": 429}
+    refused: list[str] = []
+
+    def first_busy(route) -> None:
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(
+            status=429,
+            headers={"Retry-After": "1", "Content-Type": "application/problem+json"},
+            body=json.dumps({"type": "about:blank", "title": "Too Many Requests", **busy}),
+        )
+
+    page.route("**/memoryProfile/*/end", first_busy)
+    running.first.locator("button", has_text="end").click()
+    message = page.locator("#action-message")
+    message.filter(has_text="asking again in 1 s").wait_for(timeout=10_000)
+    assert busy["detail"] in message.inner_text()
+    page.wait_for_selector("#diff-source >> text=profile", timeout=30_000)
+    assert len(refused) == 1
+    assert message.inner_text().endswith(" complete.")
+    assert _unexpected(watched.errors) == []
+
+
+def test_a_profile_ended_meanwhile_shows_its_diff(service, open_page):
+    """End on a profile that ended meanwhile (the server's 409): the page shows its diff instead."""
+    watched = open_page(_dashboard(service))
+    page = watched.page
+    _wait_for_chart(watched)
+    page.click("#start-profile")
+    running = _running_manual(page)
+    running.first.wait_for(timeout=30_000)
+    ended: list[int] = []
+
+    def end_first(route) -> None:
+        # Someone else ends it just before the page's request reaches the server.
+        path = route.request.url.removeprefix(service.url)
+        ended.append(httpx.post(service.url + path, headers=_auth(service), timeout=30).status_code)
+        route.continue_()
+
+    page.route("**/memoryProfile/*/end", end_first)
+    running.first.locator("button", has_text="end").click()
+    page.wait_for_selector("#diff-source >> text=profile", timeout=30_000)
+    assert ended == [200]
+    assert "had already ended" in page.locator("#action-message").inner_text()
+    assert all("status of 409" in error for error in watched.errors), watched.errors
 
 
 def test_read_only_shows_no_write_buttons(read_only_service, open_page):

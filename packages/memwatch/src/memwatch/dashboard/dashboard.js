@@ -67,7 +67,21 @@
     try { body = await response.json(); } catch (err) { body = null; }
     const detail = body && typeof body.detail === "string" ? body.detail : response.statusText;
     if (response.status === 401) needToken(detail);
-    return { status: response.status, ok: response.ok, body, detail };
+    const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+    return { status: response.status, ok: response.ok, body, detail, retryAfter };
+  }
+
+  // A census already running (429) or a worker that did not act in time (503) is
+  // temporary: the API says when to ask again, so an action asks again, a few times.
+  const BUSY = [429, 503], BUSY_ATTEMPTS = 5, BUSY_WAIT_MAX_S = 10;
+  async function act(method, path, doing) {
+    for (let attempt = 1; ; attempt += 1) {
+      const answer = await call(method, path);
+      if (!BUSY.includes(answer.status) || attempt === BUSY_ATTEMPTS) return answer;
+      const wait = Math.min(Math.max(answer.retryAfter, 1), BUSY_WAIT_MAX_S);
+      say(doing + ": " + answer.detail + "; asking again in " + wait + " s…");
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    }
   }
   const withPid = (path) => (state.pid ? path + (path.includes("?") ? "&" : "?") + "pid=" + encodeURIComponent(state.pid) : path);
 
@@ -243,7 +257,7 @@
 
   async function startProfile() {
     say("starting a profile (a heap census)…");
-    const answer = await call("POST", withPid("/memoryProfile"));
+    const answer = await act("POST", withPid("/memoryProfile"), "starting a profile");
     if (!answer.ok) return refused(answer);
     say("profile " + answer.body.id + " running: exercise the service, then end it.");
     await refreshProfiles();
@@ -251,7 +265,17 @@
 
   async function endProfile(id) {
     say("ending profile " + id + " (a second census and the diff)…");
-    const answer = await call("POST", "/memoryProfile/" + encodeURIComponent(id) + "/end");
+    const path = "/memoryProfile/" + encodeURIComponent(id);
+    const answer = await act("POST", path + "/end", "ending profile " + id);
+    if (answer.status === 409) {
+      // Ended meanwhile (an auto-capture ends its own): show what it found, not the refusal.
+      const ended = await call("GET", path);
+      if (ended.ok && ended.body && ended.body.state === "complete") {
+        say("profile " + id + " had already ended; its diff shows below.");
+        selectProfile(ended.body);
+        return refreshProfiles();
+      }
+    }
     if (!answer.ok) return refused(answer);
     say("profile " + id + " " + answer.body.state + ".");
     selectProfile(answer.body);  // before any await: a status poll must not show its own diff
@@ -268,7 +292,7 @@
 
   async function forceGc() {
     say("forcing a full collection…");
-    const answer = await call("POST", "/memory/gc");
+    const answer = await act("POST", "/memory/gc", "forcing a full collection");
     if (!answer.ok) return refused(answer);
     say("full collection forced: " + count(answer.body.collected) + " unreachable objects collected.");
   }
