@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from memwatch.auth import bearer_token
@@ -38,6 +38,9 @@ SUCCESS_SCHEMA = {
     "force_gc": "gc_result",
 }
 ROUTER = MemwatchAPI(auth=lambda _request: True)
+# httpx refuses to build a URL longer than this (InvalidURL before anything is sent): four
+# percent-encoded segments of 4,000 "€" are 144 KB. Longer URLs are not a memwatch question.
+CLIENT_URL_LIMIT = 65_536
 
 # The methods every adapter forwards to the core; extension methods are tested on their own.
 METHODS = st.sampled_from(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
@@ -150,6 +153,7 @@ def test_fuzzed_requests_get_documented_problem_answers(serve, watcher, adapter)
             segments = ["memoryProfile", str(stored_id), *segments[:1]]
         path = "/ah/" + "/".join(quote(s, safe="") for s in segments)
         url = path + (f"?{query}" if query else "")
+        assume(len(url) <= CLIENT_URL_LIMIT)
         before = _list_stored(client)
         response = client.request(method, url, headers={**extra, **auth}, content=body)
         counts["requests"] += 1
