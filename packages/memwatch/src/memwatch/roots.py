@@ -12,6 +12,7 @@ never a key's or an element's value.
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from itertools import pairwise
@@ -26,7 +27,27 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from types import FrameType
 
-__all__ = ["UNREACHABLE", "DictEntries", "RootKind", "Roots", "frames_of", "name_chain"]
+__all__ = ["UNREACHABLE", "DictEntries", "RootKind", "Roots", "current_frames", "frames_of"]
+__all__ += ["name_chain"]
+
+
+def current_frames() -> dict[int, FrameType]:
+    """Every thread's top frame (``sys._current_frames()``), with the collector off meanwhile.
+
+    ``sys._current_frames()`` allocates while it holds the interpreter's list of
+    threads. A collection started there runs the gc callbacks (memwatch's own
+    watcher among them), which may hand the GIL to a thread that then waits for
+    that list to start or end a thread: the process hangs for good (CPython
+    gh-106883, in 3.10 and in 3.11 before 3.11.9; from 3.12 a collection starts
+    only between bytecodes). A collector that the application turned off stays off.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return sys._current_frames()  # noqa: SLF001 - the one API for other threads' stacks
+    finally:
+        if enabled:
+            gc.enable()
 
 
 UNREACHABLE = "unreachable: garbage awaiting collection"
@@ -71,7 +92,7 @@ class Roots:
         frames: dict[int, str] = {}
         locals_: dict[int, str] = {}
         names = {thread.ident: thread.name for thread in threading.enumerate()}
-        tops = sys._current_frames()  # noqa: SLF001 - the one API for other threads' stacks
+        tops = current_frames()
         # This thread's own top frame is this one: a local naming it would be a cycle.
         del tops[threading.get_ident()]
         for ident in list(tops):
