@@ -7,7 +7,6 @@ import os
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 PAGE_BUDGET = 150 * 1024  # bytes of the page and its assets, all of them
@@ -28,13 +27,21 @@ def _dashboard(service) -> str:
     return f"{service.url}/ah/ui#token={service.token}"
 
 
-def _auth(service) -> dict[str, str]:
-    return {"Authorization": f"Bearer {service.token}"}
+def _start_profile_from_page(service, open_page):
+    """Open the page, start a profile from it; the page and that profile's end button."""
+    watched = open_page(_dashboard(service))
+    _wait_for_chart(watched)
+    watched.page.click("#start-profile")
+    # Its row: running, started by hand (the service also auto-captures its leak).
+    rows = watched.page.locator("#profiles tbody tr", has_text="running")
+    running = rows.filter(has_text="manual").first
+    running.wait_for(timeout=30_000)
+    return watched, running.locator("button", has_text="end")
 
 
-def _running_manual(page):
-    """The rows of running profiles started by hand: the service also auto-captures its leak."""
-    return page.locator("#profiles tbody tr", has_text="running").filter(has_text="manual")
+def _wait_for_profile_diff(page) -> None:
+    """Until the diff shown is a profile's (not the status's latest)."""
+    page.wait_for_selector("#diff-source >> text=profile", timeout=30_000)
 
 
 def _unexpected(errors: list[str]) -> list[str]:
@@ -116,17 +123,13 @@ def test_leak_is_marked(fresh_service, open_page):
 
 def test_profile_from_the_page_names_the_leaking_class(service, open_page):
     """Start a profile from the page, leak, end it: LeakyThing, its container and a verdict show."""
-    watched = open_page(_dashboard(service))
+    watched, end = _start_profile_from_page(service, open_page)
     page = watched.page
-    _wait_for_chart(watched)
-    page.click("#start-profile")
-    running = _running_manual(page)
-    running.first.wait_for(timeout=30_000)
     # Past the 256 items from which a container is followed: the service's SESSIONS list.
     for _ in range(LEAK_REQUESTS):
         assert service.get("/leak").status_code == 200
-    running.first.locator("button", has_text="end").click()
-    page.wait_for_selector("#diff-source >> text=profile", timeout=30_000)
+    end.click()
+    _wait_for_profile_diff(page)
     assert "LeakyThing" in page.locator("#types").inner_text()
     assert page.locator("#types").is_visible()
     assert page.locator("#verdict").inner_text().startswith("verdict: ")
@@ -139,12 +142,8 @@ def test_profile_from_the_page_names_the_leaking_class(service, open_page):
 
 def test_a_busy_census_is_asked_again(service, open_page):
     """An end answered 429 (a census running) says so, waits Retry-After, and asks again."""
-    watched = open_page(_dashboard(service))
+    watched, end = _start_profile_from_page(service, open_page)
     page = watched.page
-    _wait_for_chart(watched)
-    page.click("#start-profile")
-    running = _running_manual(page)
-    running.first.wait_for(timeout=30_000)
     busy = {"detail": "a heap census is already running in this process", "status": 429}
     refused: list[str] = []
 
@@ -160,11 +159,11 @@ def test_a_busy_census_is_asked_again(service, open_page):
         )
 
     page.route("**/memoryProfile/*/end", first_busy)
-    running.first.locator("button", has_text="end").click()
+    end.click()
     message = page.locator("#action-message")
     message.filter(has_text="asking again in 1 s").wait_for(timeout=10_000)
     assert busy["detail"] in message.inner_text()
-    page.wait_for_selector("#diff-source >> text=profile", timeout=30_000)
+    _wait_for_profile_diff(page)
     assert len(refused) == 1
     assert message.inner_text().endswith(" complete.")
     assert _unexpected(watched.errors) == []
@@ -172,23 +171,19 @@ def test_a_busy_census_is_asked_again(service, open_page):
 
 def test_a_profile_ended_meanwhile_shows_its_diff(service, open_page):
     """End on a profile that ended meanwhile (the server's 409): the page shows its diff instead."""
-    watched = open_page(_dashboard(service))
+    watched, end = _start_profile_from_page(service, open_page)
     page = watched.page
-    _wait_for_chart(watched)
-    page.click("#start-profile")
-    running = _running_manual(page)
-    running.first.wait_for(timeout=30_000)
     ended: list[int] = []
 
     def end_first(route) -> None:
         # Someone else ends it just before the page's request reaches the server.
         path = route.request.url.removeprefix(service.url)
-        ended.append(httpx.post(service.url + path, headers=_auth(service), timeout=30).status_code)
+        ended.append(service.request("POST", path).status_code)
         route.continue_()
 
     page.route("**/memoryProfile/*/end", end_first)
-    running.first.locator("button", has_text="end").click()
-    page.wait_for_selector("#diff-source >> text=profile", timeout=30_000)
+    end.click()
+    _wait_for_profile_diff(page)
     assert ended == [200]
     assert "had already ended" in page.locator("#action-message").inner_text()
     assert all("status of 409" in error for error in watched.errors), watched.errors

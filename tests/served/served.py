@@ -37,8 +37,12 @@ class Service:
 
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         """GET a path of the service itself (``/leak``, ``/healthy``) or of its API."""
+        return self.request("GET", path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        """Send ``method`` to a path of the service, with its bearer token."""
         headers = {"Authorization": f"Bearer {self.token}"}
-        return httpx.get(self.url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+        return httpx.request(method, self.url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
     def drive_leak(self, until: Callable[[], bool], deadline: float = 40.0) -> None:
         """Request /leak in batches until ``until()`` is true; fails after ``deadline`` s."""
